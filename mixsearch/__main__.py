@@ -1,0 +1,5 @@
+import sys
+
+from mixsearch.cli.main import main
+
+sys.exit(main())

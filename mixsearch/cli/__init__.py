@@ -1,0 +1,1 @@
+"""Command-line interface: `mixsearch COMMAND ...` (see `mixsearch --help`)."""
