@@ -1,0 +1,293 @@
+"""Store commands: index, search, info, remove, compact, tune, bridge.
+
+    mixsearch index SOURCE --into STORE [--encoder NAME | --config configs/X.toml] [--index SPEC]
+                                        [--align DIR|auto|none] [--alpha 0.5]
+    mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
+    mixsearch info STORE [--json]
+    mixsearch remove STORE ID [ID ...]
+    mixsearch compact STORE
+    mixsearch tune STORE --target-recall 0.95
+    mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mixsearch.cli.output import add_json_flag, emit, table
+from mixsearch.errors import MixsearchError
+
+SNIPPET_CHARS = 70
+
+
+def register(subparsers: Any) -> None:
+    _register_index(subparsers)
+    _register_search(subparsers)
+    p = subparsers.add_parser("info", help="show a store's manifest and counts")
+    p.add_argument("store", type=Path)
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_info)
+    p = subparsers.add_parser("remove", help="remove documents by id")
+    p.add_argument("store", type=Path)
+    p.add_argument("ids", nargs="+", metavar="ID")
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_remove)
+    p = subparsers.add_parser("compact", help="rebuild the index without removed documents")
+    p.add_argument("store", type=Path)
+    p.set_defaults(handler=cmd_compact)
+    p = subparsers.add_parser("tune", help="pick nprobe/efSearch for a target recall")
+    p.add_argument("store", type=Path)
+    p.add_argument("--target-recall", type=float, default=0.95)
+    p.add_argument("-k", type=int, default=10)
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_tune)
+    _register_bridge(subparsers)
+
+
+def _register_index(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "index",
+        help="index a folder, JSONL file or MixBench subset into a store",
+        description="Index a corpus. SOURCE is a folder (images, .txt/.md; an image with a "
+        "same-stem .txt is one image+text document), a .jsonl file (id, text, image, metadata "
+        "per line) or a MixBench subset folder. Adds to STORE if it exists.",
+    )
+    p.add_argument("source", type=Path)
+    p.add_argument("--into", type=Path, required=True, metavar="STORE")
+    _add_encoder_args(p)
+    p.add_argument("--index", default=None, help="FAISS factory string (Flat, HNSW32, IVF1024,PQ64) or auto")
+    p.add_argument(
+        "--align",
+        default=None,
+        help="alignment: auto (fit on the corpus's image+text documents), none, or a folder "
+        "saved by `mixsearch align fit`",
+    )
+    p.add_argument("--alpha", type=float, default=None, help="text weight of image+text documents (0.5)")
+    p.add_argument("--no-progress", action="store_true")
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_index)
+
+
+def _register_search(subparsers: Any) -> None:
+    p = subparsers.add_parser("search", help="rank the store's documents for a text query")
+    p.add_argument("store", type=Path)
+    p.add_argument("query", nargs="+", help="query text (several arguments are several queries)")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--modality", choices=["text", "image", "image+text"], action="append",
+                   help="only these modalities (repeatable)")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="metadata filter: key=value, key>=x, key<y (repeatable)")
+    p.add_argument("--candidates", type=int, default=None, help="FAISS candidates k' >= k")
+    p.add_argument("--rescore", action="store_true", help="exact re-scoring of the candidates")
+    p.add_argument("--query-encoder", default=None, help="query with another encoder (needs --bridge)")
+    p.add_argument("--bridge", type=Path, default=None, help="alignment from --query-encoder to the store's")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_search)
+
+
+def _register_bridge(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bridge",
+        help="fit a map from a new text encoder into a store's space (model upgrade)",
+        description="Embed the texts of FILE (one per line) with both the store's encoder and "
+        "--query-encoder and fit an alignment between them, so the store can be searched with "
+        "the new model without re-embedding (`search --query-encoder NAME --bridge DIR`).",
+    )
+    p.add_argument("store", type=Path)
+    p.add_argument("--query-encoder", required=True)
+    p.add_argument("--texts", type=Path, required=True, help="UTF-8 file, one text per line")
+    p.add_argument("--method", default="auto")
+    p.add_argument("--out", type=Path, required=True)
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_bridge)
+
+
+def _add_encoder_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
+    group.add_argument("--config", type=Path, default=None, help="TOML preset, e.g. configs/openclip-vit-b-32.toml")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+
+# ---------------------------------------------------------------------- handlers
+def cmd_index(args: argparse.Namespace) -> int:
+    from mixsearch.corpus import read_corpus
+    from mixsearch.engine import Engine
+
+    settings = _index_settings(args)
+    corpus = read_corpus(args.source)
+    if (args.into / "manifest.json").exists():
+        if args.encoder or args.config or args.index or args.align or args.alpha is not None:
+            print(f"note: {args.into} exists; adding with the settings it was built with",
+                  file=sys.stderr)
+        engine = Engine.open(args.into, device=args.device)
+    else:
+        engine = Engine.create(args.into, settings["encoder"], index=settings["index"],
+                               alignment=settings["align"], alpha=settings["alpha"],
+                               device=args.device)
+    with engine:
+        report = engine.add(corpus.documents, progress=not args.no_progress)
+        report.errors[:0] = corpus.errors
+        payload = report.to_dict() | {"store": str(args.into), "documents": len(engine.store)}
+    emit(payload, args.json, _render_index)
+    return 1 if report.errors else 0
+
+
+def _index_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Command-line flags win over the TOML preset, which wins over the defaults."""
+    settings: dict[str, Any] = {"encoder": "offline-default", "index": "auto", "align": "auto",
+                                "alpha": 0.5}
+    if args.config is not None:
+        from mixsearch.encoders import load_encoder_config
+
+        config = load_encoder_config(args.config)
+        settings["encoder"] = config.get("encoder", config)
+        for key in ("index", "align", "alpha"):
+            if key in config.get("engine", {}):
+                settings[key] = config["engine"][key]
+    if args.encoder:
+        settings["encoder"] = args.encoder
+    for key in ("index", "align", "alpha"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    return settings
+
+
+def _render_index(p: dict[str, Any]) -> str:
+    lines = [
+        f"indexed into {p['store']}: {p['added']} added, {p['updated']} updated, "
+        f"{p['unchanged']} unchanged; {p['documents']} documents in the store",
+        f"alignment: {p['alignment']}",
+    ]
+    if p["timings"]:
+        lines.append("time: " + ", ".join(f"{k} {v:.2f}s" for k, v in p["timings"].items()))
+    if p["errors"]:
+        lines.append(f"{len(p['errors'])} item(s) not indexed:")
+        lines += [f"  {e['item']}: {e['reason']}" for e in p["errors"]]
+    return "\n".join(lines)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+
+    with Engine.open(args.store, device=args.device) as engine:
+        results = engine.search_batch(
+            args.query,
+            args.k,
+            modality=args.modality,
+            where=parse_where(args.where),
+            candidates=args.candidates,
+            rescore=args.rescore,
+            query_encoder=args.query_encoder,
+            bridge=args.bridge,
+        )
+    payload = [
+        {"query": q, "hits": [h.to_dict() for h in hits]}
+        for q, hits in zip(args.query, results, strict=True)
+    ]
+    emit(payload if len(payload) > 1 else payload[0], args.json, _render_search)
+    return 0
+
+
+def _render_search(payload: Any) -> str:
+    blocks = payload if isinstance(payload, list) else [payload]
+    out = []
+    for block in blocks:
+        rows = [[h["rank"], f"{h['score']:.4f}", h["modality"], h["doc_id"], _snippet(h)]
+                for h in block["hits"]]
+        out.append(f"query: {block['query']}\n" + table(rows, ["#", "score", "modality", "id", "text / image"]))
+    return "\n\n".join(out)
+
+
+def _snippet(hit: dict[str, Any]) -> str:
+    text = " ".join((hit.get("text") or "").split())
+    if len(text) > SNIPPET_CHARS:
+        text = text[: SNIPPET_CHARS - 1] + "…"
+    image = hit.get("image_path")
+    if image and text:
+        return f"{text}  [{Path(image).name}]"
+    return (text or f"[{Path(image).name}]") if image else text
+
+
+def parse_where(clauses: list[str]) -> dict[str, Any] | None:
+    """``key=value``, ``key>=x``, ``key<=x``, ``key>x``, ``key<x`` → the store's filter mapping."""
+    where: dict[str, Any] = {}
+    for clause in clauses:
+        for op, name in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
+            if op in clause:
+                key, _, raw = clause.partition(op)
+                key, value = key.strip(), _parse_value(raw.strip())
+                if not key:
+                    raise MixsearchError(f"bad --where {clause!r}: missing key")
+                if name is None:
+                    where[key] = value
+                else:
+                    where.setdefault(key, {})[name] = value
+                break
+        else:
+            raise MixsearchError(f"bad --where {clause!r}: use key=value, key>=x or key<x")
+    return where or None
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+
+    with Engine.open(args.store) as engine:
+        info = engine.info()
+    emit(info, args.json, lambda i: json.dumps(i, indent=2, default=str))
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+
+    with Engine.open(args.store) as engine:
+        removed, missing = engine.remove(args.ids)
+    payload = {"removed": removed, "missing": missing}
+    emit(payload, args.json, lambda p: f"removed {p['removed']} document(s)"
+         + (f"; not in the store: {', '.join(p['missing'])}" if p["missing"] else ""))
+    return 1 if missing else 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+
+    with Engine.open(args.store) as engine:
+        engine.compact()
+        print(f"compacted {args.store}: {len(engine.store)} documents")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+
+    with Engine.open(args.store) as engine:
+        result = engine.tune(target_recall=args.target_recall, k=args.k)
+    emit(result, args.json, lambda r: json.dumps(r, indent=2, default=str))
+    return 0
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from mixsearch.engine import Engine
+    from mixsearch.encoders.images import read_text_file
+
+    texts = [line.strip() for line in read_text_file(args.texts).splitlines() if line.strip()]
+    with Engine.open(args.store) as engine:
+        bridge = engine.fit_bridge(args.query_encoder, texts, method=args.method)
+    bridge.save(args.out)
+    payload = {"out": str(args.out), "pairs": len(texts), "method": bridge.method,
+               "fingerprint": bridge.fingerprint}
+    emit(payload, args.json, lambda p: f"bridge ({p['method']}, {p['pairs']} texts) saved to {p['out']}")
+    return 0

@@ -1,0 +1,627 @@
+"""The engine: documents in, ranked mixed-modality hits out.
+
+    engine = Engine.create("store/", encoder="offline-default", index="auto", alignment="auto")
+    report = engine.add(read_corpus("photos/").documents, progress=True)
+    hits = engine.search("a man riding a horse", k=10)
+    engine = Engine.open("store/")          # later: same encoder and alignment, checked
+
+How documents become vectors: the text part goes through the text encoder, the image part through
+the image encoder and then the alignment's ``source`` side (image space → text space); image+text
+documents fuse as normalise(α·text + (1−α)·image) (`mixsearch.fusion`). Queries go through the
+text encoder and the alignment's ``query`` side.
+
+Where the alignment comes from (recorded in the manifest): ``"auto"`` fits it on the corpus's own
+image+text documents at the first `add` (they are paired data for free) when there are at least
+`MIN_FIT_PAIRS` of them, else uses none; an `Alignment` or a saved alignment folder is used as
+given; ``None``/``"none"`` means no transform. Because stored vectors live in the aligned space, the
+store is created only once the alignment is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mixsearch.documents import DocRecord, Document, Modality
+from mixsearch.errors import ItemError, MixsearchError
+from mixsearch.fusion import DEFAULT_ALPHA, document_vectors, l2_normalize, query_vectors
+
+if TYPE_CHECKING:
+    from mixsearch.align import Alignment
+    from mixsearch.encoders.base import Encoder
+    from mixsearch.rank import Hit
+    from mixsearch.store import Store
+
+DEFAULT_ENCODER = "offline-default"
+MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the raw space
+ALIGNMENT_DIR = "alignment"
+COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
+
+EncoderSpec = str | Mapping[str, Any]
+
+
+@dataclass
+class AddReport:
+    """What one `add`/`update` did: counts, per-item errors and seconds spent per stage."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[ItemError] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    alignment: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": [e.to_dict() for e in self.errors],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "alignment": self.alignment,
+        }
+
+    def _time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+
+class Engine:
+    """A mixed-modality search engine over one store directory."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        store: Store | None,
+        encoder_spec: EncoderSpec | None,
+        encoder: Encoder | None,
+        alignment: Alignment | None | str,
+        index: str,
+        alpha: float,
+        dim: int | None,
+        device: str = "auto",
+        alignment_origin: str | None = None,
+    ) -> None:
+        self.path = path
+        self._store = store
+        self._encoder_spec = encoder_spec
+        self._encoder = encoder
+        self._alignment = alignment  # "auto" until fitted at the first add
+        self._index = index
+        self.alpha = alpha
+        self._dim = dim
+        self._device = device
+        self._alignment_origin = alignment_origin
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        encoder: EncoderSpec | Encoder | None = DEFAULT_ENCODER,
+        *,
+        index: str = "auto",
+        alignment: Alignment | str | Path | None = "auto",
+        alpha: float = DEFAULT_ALPHA,
+        dim: int | None = None,
+        device: str = "auto",
+    ) -> Engine:
+        """A new engine at ``path``. ``encoder=None`` makes a vector-only engine (give ``dim``)."""
+        path = Path(path)
+        if (path / "manifest.json").exists():
+            raise MixsearchError(f"{path} already holds a store; use Engine.open (or `index --into` adds to it)")
+        if not 0.0 <= alpha <= 1.0:
+            raise MixsearchError(f"alpha must lie in [0, 1], got {alpha}")
+        spec, instance = _split_encoder(encoder)
+        if spec is None and instance is None and dim is None:
+            raise MixsearchError("a vector-only engine (encoder=None) needs dim=")
+        engine = cls(
+            path,
+            store=None,
+            encoder_spec=spec,
+            encoder=instance,
+            alignment=_resolve_alignment_arg(alignment),
+            index=index,
+            alpha=alpha,
+            dim=dim,
+            device=device,
+        )
+        if not isinstance(engine._alignment, str):
+            engine._create_store()
+        return engine
+
+    @classmethod
+    def open(
+        cls, path: str | Path, *, encoder: EncoderSpec | Encoder | None = None, device: str = "auto"
+    ) -> Engine:
+        """Re-open a store. The encoder defaults to the one it was built with; a different one
+        is refused when it is first needed (its fingerprint is checked against the manifest)."""
+        from mixsearch.store import Store
+
+        path = Path(path)
+        if not (path / "manifest.json").exists():
+            raise MixsearchError(f"{path} is not a mixsearch store (no manifest.json)")
+        store = Store.open(path)
+        extra = store.manifest.get("extra", {})
+        spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
+        if spec is None and instance is None:
+            spec = extra.get("encoder_spec")
+        return cls(
+            path,
+            store=store,
+            encoder_spec=spec,
+            encoder=instance,
+            alignment=_load_store_alignment(path, extra),
+            index=store.manifest.get("index_spec", "auto"),
+            alpha=float(extra.get("alpha", DEFAULT_ALPHA)),
+            dim=store.dim,
+            device=device,
+            alignment_origin=extra.get("alignment_origin"),
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            if self._encoder_spec is None:
+                raise MixsearchError("this engine has no encoder (vector-only store)")
+            from mixsearch.encoders import create_encoder
+
+            self._encoder = create_encoder(self._encoder_spec, device=self._device)
+        self._check_encoder(self._encoder)
+        return self._encoder
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise MixsearchError(f"{self.path} is empty: add documents first")
+        return self._store
+
+    @property
+    def alignment(self) -> Alignment | None:
+        return None if isinstance(self._alignment, str) else self._alignment
+
+    # ------------------------------------------------------------------ writing
+    def add(
+        self,
+        documents: Iterable[Document],
+        *,
+        progress: bool = False,
+        commit_every: int = COMMIT_EVERY,
+        cache: Any = None,
+    ) -> AddReport:
+        """Encode and store documents. Ids already stored with the same content are skipped,
+        with different content updated. Each batch of ``commit_every`` is one crash-safe commit."""
+        report = AddReport()
+        docs = self._dedupe(list(documents), report)
+        if not docs:
+            return report
+        text_vecs, image_vecs, docs = self._encode(docs, report, progress, cache)
+        self._resolve_pending_alignment(docs, text_vecs, image_vecs, report)
+        modality = np.array([int(d.modality) for d in docs], dtype=np.int64)
+        t0 = time.perf_counter()
+        vectors = document_vectors(text_vecs, image_vecs, modality, self.alignment, self.alpha)
+        report._time("align", time.perf_counter() - t0)
+        records = [_record(d) for d in docs]
+        self._commit(records, vectors, report, commit_every, progress)
+        report.alignment = self._alignment_label()
+        return report
+
+    def add_vectors(
+        self,
+        doc_ids: Sequence[str],
+        vectors: np.ndarray,
+        modality: np.ndarray,
+        *,
+        texts: Sequence[str | None] | None = None,
+        metadata: Sequence[dict[str, Any]] | None = None,
+        commit_every: int = 100_000,
+        progress: bool = False,
+    ) -> AddReport:
+        """Store precomputed document vectors that are already in the shared space."""
+        vectors = l2_normalize(vectors)
+        if len(doc_ids) != len(vectors) or len(modality) != len(vectors):
+            raise MixsearchError("doc_ids, vectors and modality must have the same length")
+        if self._store is None:
+            if isinstance(self._alignment, str):
+                self._alignment = None  # nothing to fit on: vectors arrive already aligned
+            self._dim = vectors.shape[1]
+            self._create_store()
+        records = [
+            DocRecord(
+                doc_id=str(doc_id),
+                modality=Modality(int(m)),
+                text=texts[i] if texts is not None else None,
+                image_path=None,
+                metadata=metadata[i] if metadata is not None else {},
+                content_hash="",
+            )
+            for i, (doc_id, m) in enumerate(zip(doc_ids, modality, strict=True))
+        ]
+        report = AddReport()
+        self._commit(records, vectors, report, commit_every, progress)
+        return report
+
+    def remove(self, doc_ids: Sequence[str]) -> tuple[int, list[str]]:
+        """Remove documents by id; returns (number removed, ids that were not in the store)."""
+        missing = self.store.missing(list(doc_ids))
+        removed = self.store.remove([d for d in doc_ids if d not in set(missing)])
+        return removed, missing
+
+    def compact(self) -> None:
+        self.store.compact()
+
+    def tune(self, target_recall: float = 0.95, k: int = 10) -> dict[str, Any]:
+        from mixsearch.tune import tune_search_params
+
+        return tune_search_params(self.store, target_recall=target_recall, k=k)
+
+    # ------------------------------------------------------------------ reading
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        modality: Any = None,
+        where: Mapping[str, Any] | None = None,
+        candidates: int | None = None,
+        rescore: bool = False,
+        query_encoder: EncoderSpec | Encoder | None = None,
+        bridge: Alignment | str | Path | None = None,
+    ) -> list[Hit]:
+        """Top-k documents of every modality for one text query."""
+        return self.search_batch(
+            [query], k, modality=modality, where=where, candidates=candidates,
+            rescore=rescore, query_encoder=query_encoder, bridge=bridge,
+        )[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        modality: Any = None,
+        where: Mapping[str, Any] | None = None,
+        candidates: int | None = None,
+        rescore: bool = False,
+        query_encoder: EncoderSpec | Encoder | None = None,
+        bridge: Alignment | str | Path | None = None,
+    ) -> list[list[Hit]]:
+        if not queries or any(not q or not q.strip() for q in queries):
+            raise MixsearchError("empty query text")
+        raw = self._encode_queries(list(queries), query_encoder, bridge)
+        return self.search_vectors(
+            raw, k, modality=modality, where=where, candidates=candidates, rescore=rescore
+        )
+
+    def search_vectors(
+        self,
+        query_vectors_raw: np.ndarray,
+        k: int = 10,
+        *,
+        modality: Any = None,
+        where: Mapping[str, Any] | None = None,
+        candidates: int | None = None,
+        rescore: bool = False,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[list[Hit]]:
+        """Rank for raw text-query embeddings: the alignment's query side is applied here."""
+        from mixsearch.rank import rank
+
+        if k < 1:
+            raise MixsearchError(f"k must be at least 1, got {k}")
+        q = np.atleast_2d(np.asarray(query_vectors_raw, dtype=np.float32))
+        if q.shape[1] != self.store.dim:
+            raise MixsearchError(
+                f"query vectors have dimension {q.shape[1]}, the store holds {self.store.dim}"
+            )
+        q = query_vectors(q, self.alignment)
+        return rank(
+            self.store, q, k, modality=modality, where=dict(where) if where else None,
+            candidates=candidates, rescore=rescore, params=dict(params) if params else None,
+        )
+
+    def info(self) -> dict[str, Any]:
+        if self._store is None:
+            return {"path": str(self.path), "documents": 0, "state": "empty (not yet created)"}
+        manifest = dict(self.store.manifest)
+        manifest["path"] = str(self.path)
+        manifest["documents"] = len(self.store)
+        manifest["modalities"] = self.store.modality_counts() if hasattr(self.store, "modality_counts") else None
+        return manifest
+
+    # ------------------------------------------------------------------ bridge (model upgrade)
+    def fit_bridge(
+        self, query_encoder: EncoderSpec | Encoder, texts: Sequence[str], *, method: str = "auto"
+    ) -> Alignment:
+        """Fit a map from ``query_encoder``'s text space into this store's text space, on the same
+        texts embedded by both models, so a newer model can query this index without re-embedding."""
+        from mixsearch.align import fit_alignment
+        from mixsearch.encoders import fingerprint_id
+
+        new = _make_encoder(query_encoder, self._device)
+        source = new.encode_texts(list(texts), progress=True)
+        target = self.encoder.encode_texts(list(texts), progress=True)
+        bridge = fit_alignment(source, target, method=method)
+        bridge.extra["source_fingerprint"] = fingerprint_id(new)
+        bridge.extra["target_fingerprint"] = fingerprint_id(self.encoder)
+        bridge.extra["kind"] = "bridge"
+        return bridge
+
+    # ------------------------------------------------------------------ internals
+    def _encode_queries(
+        self,
+        queries: list[str],
+        query_encoder: EncoderSpec | Encoder | None,
+        bridge: Alignment | str | Path | None,
+    ) -> np.ndarray:
+        if query_encoder is None:
+            if bridge is not None:
+                raise MixsearchError("--bridge needs --query-encoder (the model the bridge maps from)")
+            return self.encoder.encode_texts(queries)
+        if bridge is None:
+            raise MixsearchError(
+                "querying with another encoder needs a bridge alignment (--bridge DIR); "
+                "fit one with `mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR`"
+            )
+        from mixsearch.encoders import fingerprint_id
+
+        new = _make_encoder(query_encoder, self._device)
+        bridge_alignment = _load_alignment(bridge)
+        _check_bridge(bridge_alignment, fingerprint_id(new), self._store_encoder_fingerprint())
+        mapped = bridge_alignment.transform(new.encode_texts(queries), side="source", normalize=True)
+        return np.asarray(mapped, dtype=np.float32)
+
+    def _dedupe(self, docs: list[Document], report: AddReport) -> list[Document]:
+        seen: set[str] = set()
+        unique: list[Document] = []
+        for doc in docs:
+            if doc.id in seen:
+                report.errors.append(ItemError(doc.id, "duplicate document id in this batch"))
+                continue
+            seen.add(doc.id)
+            unique.append(doc)
+        if self._store is None:
+            return unique
+        stored = {r.doc_id: r.content_hash for r in self._store.get([d.id for d in unique])}
+        fresh = []
+        for doc in unique:
+            if doc.id in stored and stored[doc.id] == content_hash(doc):
+                report.unchanged += 1
+            else:
+                fresh.append(doc)
+        return fresh
+
+    def _encode(
+        self, docs: list[Document], report: AddReport, progress: bool, cache: Any
+    ) -> tuple[np.ndarray | None, np.ndarray | None, list[Document]]:
+        """Text and image vectors row-aligned with the returned documents (failed images dropped)."""
+        from mixsearch.encoders import encode_image_files, encode_texts_cached
+
+        encoder = self.encoder
+        with_image = [i for i, d in enumerate(docs) if d.image is not None]
+        keep = np.ones(len(docs), dtype=bool)
+        image_vecs = None
+        if with_image:
+            t0 = time.perf_counter()
+            paths = [docs[i].image for i in with_image]
+            batch = encode_image_files(encoder, paths, progress=progress, cache=cache)
+            report._time("encode_image", time.perf_counter() - t0)
+            image_vecs = np.zeros((len(docs), batch.vectors.shape[1] if len(batch.vectors) else encoder.dim), np.float32)
+            ok = np.zeros(len(docs), dtype=bool)
+            for row, pos in enumerate(batch.indices):
+                image_vecs[with_image[pos]] = batch.vectors[row]
+                ok[with_image[pos]] = True
+            for err in batch.errors:
+                report.errors.append(ItemError(err.item, f"image not indexed: {err.reason}"))
+            keep[with_image] = ok[with_image]
+        with_text = [i for i, d in enumerate(docs) if d.text is not None and keep[i]]
+        text_vecs = None
+        if with_text:
+            t0 = time.perf_counter()
+            encoded = encode_texts_cached(encoder, [docs[i].text for i in with_text], cache=cache, progress=progress)
+            report._time("encode_text", time.perf_counter() - t0)
+            text_vecs = np.zeros((len(docs), encoded.shape[1]), np.float32)
+            text_vecs[with_text] = encoded
+        kept = [d for d, k in zip(docs, keep, strict=True) if k]
+        text_vecs = text_vecs[keep] if text_vecs is not None else None
+        image_vecs = image_vecs[keep] if image_vecs is not None else None
+        return text_vecs, image_vecs, kept
+
+    def _resolve_pending_alignment(
+        self,
+        docs: list[Document],
+        text_vecs: np.ndarray | None,
+        image_vecs: np.ndarray | None,
+        report: AddReport,
+    ) -> None:
+        if self._alignment != "auto":
+            return
+        t0 = time.perf_counter()
+        paired = np.array([d.modality == Modality.IMAGE_TEXT for d in docs])
+        if paired.sum() >= MIN_FIT_PAIRS and text_vecs is not None and image_vecs is not None:
+            from mixsearch.align import fit_alignment
+
+            self._alignment = fit_alignment(image_vecs[paired], text_vecs[paired], method="auto")
+            self._alignment_origin = f"fitted on {int(paired.sum())} image+text documents of the corpus"
+        else:
+            self._alignment = None
+            self._alignment_origin = (
+                f"none: {int(paired.sum())} image+text documents, fewer than {MIN_FIT_PAIRS} to fit on"
+            )
+        report._time("align", time.perf_counter() - t0)
+        self._dim = int(text_vecs.shape[1] if text_vecs is not None else image_vecs.shape[1])  # type: ignore[union-attr]
+        self._create_store()
+
+    def _create_store(self) -> None:
+        from mixsearch.store import Store
+
+        dim = self._dim
+        if dim is None:
+            dim = self.encoder.dim
+        self._dim = dim
+        extra: dict[str, Any] = {"alpha": self.alpha}
+        if self._encoder_spec is not None or self._encoder is not None:
+            from mixsearch.encoders import fingerprint_id
+
+            extra["encoder_spec"] = self._encoder_spec if self._encoder_spec is not None else self.encoder.name
+            extra["encoder_fingerprint"] = fingerprint_id(self.encoder)
+            extra["encoder_fingerprint_detail"] = self.encoder.fingerprint()
+        alignment = self.alignment
+        if alignment is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            alignment.save(self.path / ALIGNMENT_DIR)
+            extra["alignment_fingerprint"] = alignment.fingerprint
+            extra["alignment_file"] = ALIGNMENT_DIR
+            extra["alignment_method"] = alignment.method
+        else:
+            extra["alignment_fingerprint"] = None
+        extra["alignment_origin"] = self._alignment_origin or ("given" if alignment else "none")
+        self._store = Store.create(self.path, dim=dim, index_spec=self._index, extra=extra)
+
+    def _commit(
+        self, records: list[DocRecord], vectors: np.ndarray, report: AddReport, every: int, progress: bool
+    ) -> None:
+        from tqdm.auto import tqdm
+
+        store = self.store
+        existing = store.contains([r.doc_id for r in records])
+        t0 = time.perf_counter()
+        with tqdm(total=len(records), desc="commit", unit="doc", disable=not progress) as bar:
+            for start in range(0, len(records), every):
+                chunk = records[start : start + every]
+                store.upsert(chunk, vectors[start : start + every])
+                bar.update(len(chunk))
+        report._time("store_commit", time.perf_counter() - t0)
+        report.updated += sum(r.doc_id in existing for r in records)
+        report.added += len(records) - sum(r.doc_id in existing for r in records)
+
+    def _check_encoder(self, encoder: Encoder) -> None:
+        expected = self._store_encoder_fingerprint()
+        if expected is None:
+            return
+        from mixsearch.encoders import fingerprint_id
+
+        got = fingerprint_id(encoder)
+        if got != expected:
+            built = self.store.manifest.get("extra", {}).get("encoder_spec")
+            raise MixsearchError(
+                f"{self.path} was built with encoder {built!r} (fingerprint {expected}); "
+                f"encoder {encoder.name!r} has fingerprint {got}. Use the same encoder, or query "
+                "through a bridge (--query-encoder NAME --bridge DIR)"
+            )
+
+    def _store_encoder_fingerprint(self) -> str | None:
+        if self._store is None:
+            return None
+        return self._store.manifest.get("extra", {}).get("encoder_fingerprint")
+
+    def _alignment_label(self) -> str:
+        alignment = self.alignment
+        origin = self._alignment_origin
+        if alignment is None:
+            return origin or "none"
+        return f"{alignment.method} ({origin or 'given'})"
+
+
+# ---------------------------------------------------------------------- helpers
+def content_hash(doc: Document) -> str:
+    """sha256 over the text and the image bytes: unchanged documents are skipped on re-index."""
+    digest = hashlib.sha256()
+    digest.update((doc.text or "").encode("utf-8"))
+    digest.update(b"\0")
+    if doc.image is not None:
+        try:
+            with open(doc.image, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            digest.update(str(doc.image).encode())
+    return digest.hexdigest()
+
+
+def _record(doc: Document) -> DocRecord:
+    return DocRecord(
+        doc_id=doc.id,
+        modality=doc.modality,
+        text=doc.text,
+        image_path=str(doc.image) if doc.image is not None else None,
+        metadata=dict(doc.metadata),
+        content_hash=content_hash(doc),
+    )
+
+
+def _split_encoder(encoder: Any) -> tuple[EncoderSpec | None, Encoder | None]:
+    """An encoder argument is a spec (name / config mapping) or an instance."""
+    if encoder is None or isinstance(encoder, str | Mapping):
+        return encoder, None
+    return None, encoder
+
+
+def _make_encoder(encoder: EncoderSpec | Encoder, device: str) -> Encoder:
+    spec, instance = _split_encoder(encoder)
+    if instance is not None:
+        return instance
+    from mixsearch.encoders import create_encoder
+
+    return create_encoder(spec, device=device)  # type: ignore[arg-type]
+
+
+def _resolve_alignment_arg(alignment: Alignment | str | Path | None) -> Alignment | str | None:
+    if alignment is None or (isinstance(alignment, str) and alignment in ("none", "")):
+        return None
+    if isinstance(alignment, str) and alignment == "auto":
+        return "auto"
+    if isinstance(alignment, str | Path):
+        return _load_alignment(alignment)
+    return alignment
+
+
+def _load_alignment(value: Alignment | str | Path) -> Alignment:
+    from mixsearch.align import Alignment
+
+    if isinstance(value, Alignment):
+        return value
+    folder = Path(value)
+    if not folder.is_dir():
+        raise MixsearchError(f"alignment folder {folder} does not exist")
+    return Alignment.load(folder)
+
+
+def _load_store_alignment(path: Path, extra: Mapping[str, Any]) -> Alignment | None:
+    expected = extra.get("alignment_fingerprint")
+    if not expected:
+        return None
+    alignment = _load_alignment(path / extra.get("alignment_file", ALIGNMENT_DIR))
+    if alignment.fingerprint != expected:
+        raise MixsearchError(
+            f"{path}: alignment file has fingerprint {alignment.fingerprint}, the manifest "
+            f"records {expected}; the store's alignment was replaced — re-index or restore it"
+        )
+    return alignment
+
+
+def _check_bridge(bridge: Alignment, query_fp: str, store_fp: str | None) -> None:
+    src = bridge.extra.get("source_fingerprint")
+    dst = bridge.extra.get("target_fingerprint")
+    if src != query_fp or dst != store_fp:
+        raise MixsearchError(
+            f"bridge maps encoder {src} → {dst}, but the query encoder is {query_fp} and the store "
+            f"was built with {store_fp}; fit a bridge for this pair with `mixsearch bridge`"
+        )
