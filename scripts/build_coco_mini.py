@@ -2,8 +2,8 @@
 
 Test subset: per photo, one seeded-random caption is the query and the other four captions, joined,
 are the document text (as MixBench builds its MSCOCO subset). Fit subset: a seeded ~40% of the photos,
-disjoint from the test, with all five (caption, photo) pairs as queries/pairs and the five captions
-joined as document text. Images are symlinked, never copied.
+disjoint from the test, with one document per (caption, photo) pair. Images are symlinked, never
+copied.
 
     python scripts/build_coco_mini.py [--src ../shared/data/coco-mini] [--out DIR] [--seed 0]
 """
@@ -57,11 +57,14 @@ def test_item(src: Path, entry: dict, rng: random.Random) -> BenchItem:
     return BenchItem(photo_id(entry), src / entry["image"], join_sentences(captions), [query])
 
 
-def fit_item(src: Path, entry: dict) -> BenchItem:
-    captions = entry["captions"]
-    return BenchItem(
-        photo_id(entry), src / entry["image"], join_sentences(captions), list(captions)
-    )
+def fit_items(src: Path, entry: dict) -> list[BenchItem]:
+    """One fit document per (caption, photo) pair, id ``PHOTO-cK``: the fit loader pairs each
+    document's image with its text, so five pairs per photo instead of one."""
+    pid, image = photo_id(entry), src / entry["image"]
+    return [
+        BenchItem(f"{pid}-c{k}", image, caption, [caption], {"photo": pid})
+        for k, caption in enumerate(entry["captions"])
+    ]
 
 
 def build(src: Path, out: Path, seed: int = 0, fit_fraction: float = 0.4) -> dict:
@@ -71,7 +74,7 @@ def build(src: Path, out: Path, seed: int = 0, fit_fraction: float = 0.4) -> dic
     test_ids, fit_ids = split_fit_test(by_id, fit_fraction, seed)
     rng = random.Random(seed)
     test = [test_item(src, by_id[pid], rng) for pid in test_ids]
-    fit = [fit_item(src, by_id[pid]) for pid in fit_ids]
+    fit = [item for pid in fit_ids for item in fit_items(src, by_id[pid])]
     out.mkdir(parents=True, exist_ok=True)
     counts = {
         "test": write_subset(out / "test", test, seed),
@@ -94,8 +97,9 @@ licence, some NonCommercial) with the official COCO 2017 human captions (CC BY 4
 - `test/`: per photo one seeded-random caption is the query; the other four, joined, are the
   document text; the relevant document is the photo's own. Modality assigned 1:1:1 (seeded) in
   `mixed_corpus.jsonl`.
-- `fit/`: a seeded {fit_fraction:.0%} of the photos, disjoint from `test/` by photo; each photo's five
-  captions are five queries (and five pairs in `pairs.jsonl`); document text = the five joined.
+- `fit/`: a seeded {fit_fraction:.0%} of the photos, disjoint from `test/` by photo; one document per
+  (caption, photo) pair (id `PHOTO-cK`, text = that caption, image = the photo) and the caption as
+  its query, so a fit loader reading (image, text) documents gets all five pairs of each photo.
 - Images are symlinks to the source files (not copied)."""
 
 

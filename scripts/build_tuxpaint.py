@@ -101,7 +101,7 @@ def build(
 def _provenance(seed: int, fit_fraction: float, usable: int, dropped: dict) -> str:
     drops = "\n".join(f"  - {reason}: {n}" for reason, n in sorted(dropped.items()))
     return f"""Built by `scripts/build_tuxpaint.py --seed {seed} --fit-fraction {fit_fraction}` from Debian
-bookworm's `tuxpaint-stamps-default` (Tux Paint stamps, GPL-2+; see the package's
+bookworm's `tuxpaint-stamps-default` (Tux Paint stamps, GPL-2; see the package's
 `usr/share/doc/tuxpaint-stamps-default/copyright`).
 
 - Query: the English caption (line 1 of the stamp's `.txt`). Document text: the stamp's category
