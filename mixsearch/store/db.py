@@ -1,0 +1,210 @@
+"""The SQLite side of the store: schema, meta values, document rows and metadata filters.
+
+SQLite is the store's single commit point: rows, the committed generation and the name of the
+FAISS checkpoint file change together in one transaction. Vectors are kept here too (float32
+BLOBs) so exact re-scoring, crash recovery and rebuilds never need the encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixsearch.documents import DocRecord, Modality
+from mixsearch.errors import MixsearchError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    faiss_id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    modality INTEGER NOT NULL,
+    text TEXT,
+    image_path TEXT,
+    metadata TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    added_gen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_added_gen ON docs (added_gen);
+CREATE TABLE IF NOT EXISTS dead (faiss_id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
+"""
+
+RECORD_COLUMNS = "faiss_id, doc_id, modality, text, image_path, metadata, content_hash"
+RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+CHUNK_ROWS = 50_000
+IDS_PARAM = "(SELECT value FROM json_each(?))"  # one cached statement for any number of ids
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) so it is clear
+    # what commits together. WAL lets readers keep a consistent snapshot while a writer commits;
+    # synchronous=FULL makes a committed transaction survive power loss too.
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
+    return {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
+
+
+def write_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
+    conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(key, json.dumps(value, sort_keys=True)) for key, value in values.items()],
+    )
+
+
+def ids_json(faiss_ids: Iterable[int]) -> str:
+    return json.dumps([int(i) for i in faiss_ids])
+
+
+def insert_rows(
+    conn: sqlite3.Connection,
+    records: Sequence[DocRecord],
+    faiss_ids: np.ndarray,
+    vectors: np.ndarray,
+    generation: int,
+) -> None:
+    conn.executemany(
+        "INSERT INTO docs (faiss_id, doc_id, modality, text, image_path, metadata, content_hash, "
+        "vector, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                int(fid),
+                rec.doc_id,
+                int(rec.modality),
+                rec.text,
+                rec.image_path,
+                json.dumps(rec.metadata, sort_keys=True),
+                rec.content_hash,
+                vec.tobytes(),
+                generation,
+            )
+            for rec, fid, vec in zip(records, faiss_ids, vectors, strict=True)
+        ),
+    )
+
+
+def delete_rows(conn: sqlite3.Connection, faiss_ids: np.ndarray, generation: int) -> None:
+    """Delete rows and remember their ids as dead until the FAISS index has dropped them."""
+    payload = ids_json(faiss_ids)
+    conn.execute(f"DELETE FROM docs WHERE faiss_id IN {IDS_PARAM}", (payload,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO dead (faiss_id, gen) VALUES (?, ?)",
+        ((int(i), generation) for i in faiss_ids),
+    )
+
+
+def faiss_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, int]:
+    rows = conn.execute(
+        f"SELECT doc_id, faiss_id FROM docs WHERE doc_id IN {IDS_PARAM}",
+        (json.dumps(list(doc_ids)),),
+    )
+    return dict(rows)
+
+
+def record_from_row(row: tuple) -> DocRecord:
+    _, doc_id, modality, text, image_path, metadata, content_hash = row
+    return DocRecord(
+        doc_id=doc_id,
+        modality=Modality(modality),
+        text=text,
+        image_path=image_path,
+        metadata=json.loads(metadata),
+        content_hash=content_hash,
+    )
+
+
+def records_by_faiss_id(conn: sqlite3.Connection, faiss_ids: Iterable[int]) -> dict[int, DocRecord]:
+    rows = conn.execute(
+        f"SELECT {RECORD_COLUMNS} FROM docs WHERE faiss_id IN {IDS_PARAM}", (ids_json(faiss_ids),)
+    )
+    return {row[0]: record_from_row(row) for row in rows}
+
+
+def vectors_by_faiss_id(
+    conn: sqlite3.Connection, faiss_ids: Iterable[int], dim: int
+) -> dict[int, np.ndarray]:
+    rows = conn.execute(
+        f"SELECT faiss_id, vector FROM docs WHERE faiss_id IN {IDS_PARAM}", (ids_json(faiss_ids),)
+    )
+    return {fid: np.frombuffer(blob, dtype=np.float32, count=dim) for fid, blob in rows}
+
+
+def iter_vectors(
+    conn: sqlite3.Connection, dim: int, *, added_after: int = -1
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(faiss_ids, vectors) chunks of the rows added after a generation, in id order."""
+    last = -1
+    while True:
+        rows = conn.execute(
+            "SELECT faiss_id, vector FROM docs WHERE added_gen > ? AND faiss_id > ? "
+            "ORDER BY faiss_id LIMIT ?",
+            (added_after, last, CHUNK_ROWS),
+        ).fetchall()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+        yield ids, vecs
+        last = int(ids[-1])
+
+
+def filter_sql(modality: Any, where: dict | None) -> tuple[str, list[Any]]:
+    """A WHERE clause for a modality filter and metadata equality/range conditions."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if modality is not None:
+        codes = [int(Modality.parse(m)) for m in _as_list(modality)]
+        clauses.append(f"modality IN ({', '.join('?' * len(codes))})")
+        params.extend(codes)
+    for key, condition in (where or {}).items():
+        clause, values = _metadata_condition(key, condition)
+        clauses.append(clause)
+        params.extend(values)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple | set) else [value]
+
+
+def _metadata_condition(key: str, condition: Any) -> tuple[str, list[Any]]:
+    if not isinstance(key, str) or not key or '"' in key:
+        raise MixsearchError(f"metadata filter key {key!r} must be a non-empty name without quotes")
+    path = f'$."{key}"'
+    if isinstance(condition, dict):
+        unknown = sorted(set(condition) - set(RANGE_OPS))
+        if unknown or not condition:
+            raise MixsearchError(
+                f"metadata filter on {key!r}: use operators {', '.join(RANGE_OPS)}, got "
+                f"{', '.join(map(str, unknown)) or 'none'}"
+            )
+        parts = [f"json_extract(metadata, ?) {RANGE_OPS[op]} ?" for op in condition]
+        values: list[Any] = []
+        for op in condition:
+            values.extend([path, _scalar(key, condition[op])])
+        return "(" + " AND ".join(parts) + ")", values
+    return "json_extract(metadata, ?) = ?", [path, _scalar(key, condition)]
+
+
+def _scalar(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, list | dict | tuple):
+        raise MixsearchError(
+            f"metadata filter on {key!r}: compare with a string, number or boolean, got {value!r}"
+        )
+    return int(value) if isinstance(value, bool) else value

@@ -1,0 +1,188 @@
+"""FAISS index specs: choosing one for a corpus, building and training it, and searching it.
+
+Specs are FAISS factory strings (``Flat``, ``HNSW32``, ``IVF1024,Flat``, ``IVF4096,PQ64``) or
+``auto``. Every index uses inner product on L2-normalised float32 vectors (= cosine) and is wrapped
+in ``IndexIDMap2`` so documents keep stable int64 ids across removals and rebuilds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from mixsearch.errors import MixsearchError
+
+AUTO = "auto"
+FLAT_BELOW = 10_000
+HNSW_LINKS = 32
+DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+MAX_TRAIN_VECTORS = 200_000
+SEARCH_PARAM_KEYS = ("nprobe", "efSearch")
+
+
+def choose_index_spec(n: int, dim: int, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> str:
+    """The index spec for ``n`` vectors of ``dim`` floats within ``memory_budget_bytes``.
+
+    The autofaiss rule, simplified: exact ``Flat`` below 10k vectors (brute force is fast there and
+    needs no tuning); ``HNSW32`` while full vectors plus the graph (about 2*32 int32 links per
+    vector on level 0) fit the budget; beyond that ``IVF<nlist>,PQ<m>x8`` with nlist the power of
+    two nearest 4*sqrt(n) (at least 39 training points per list) and m the largest divisor of
+    ``dim`` up to 64 whose codes fit the budget.
+    """
+    if n < FLAT_BELOW:
+        return "Flat"
+    id_map_bytes = 16  # IndexIDMap2 keeps the id and a reverse-map entry per vector
+    hnsw_bytes = n * (4 * dim + 2 * HNSW_LINKS * 4 + id_map_bytes)
+    if hnsw_bytes <= memory_budget_bytes:
+        return f"HNSW{HNSW_LINKS}"
+    nlist = _ivf_nlist(n)
+    centroid_bytes = nlist * dim * 4
+    fitting = [
+        m
+        for m in _divisors(dim)
+        if m <= 64 and n * (m + 8 + id_map_bytes) + centroid_bytes <= memory_budget_bytes
+    ]
+    m = max(fitting) if fitting else min(d for d in _divisors(dim) if d >= min(4, dim))
+    return f"IVF{nlist},PQ{m}x8"
+
+
+def _ivf_nlist(n: int) -> int:
+    target = 4 * math.sqrt(n)
+    nlist = 2 ** round(math.log2(target))
+    return max(1, min(nlist, n // 39))
+
+
+def _divisors(dim: int) -> list[int]:
+    return [d for d in range(1, dim + 1) if dim % d == 0]
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    index: faiss.IndexIDMap2
+    spec: str
+    note: str | None  # why the resolved spec differs from the requested one, if it does
+
+
+def resolve_spec(requested: str, n: int, dim: int, memory_budget_bytes: int) -> str:
+    if requested.strip().lower() == AUTO:
+        return choose_index_spec(n, dim, memory_budget_bytes)
+    return requested
+
+
+def validate_spec(spec: str, dim: int) -> None:
+    """Refuse a factory string FAISS cannot build, before anything is written."""
+    if spec.strip().lower() == AUTO:
+        return
+    try:
+        faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[-1] if str(err).strip() else "rejected by FAISS"
+        raise MixsearchError(f"index spec {spec!r} is not usable for dim {dim}: {first}") from None
+
+
+def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -> BuiltIndex:
+    """An empty, trained ``IndexIDMap2`` for ``spec``; falls back to Flat if training is impossible.
+
+    Training uses at most MAX_TRAIN_VECTORS vectors (a seeded sample) — FAISS's k-means needs
+    about 39-256 points per centroid, more only costs time.
+    """
+    inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    note = None
+    if not inner.is_trained:
+        sample = _training_sample(train_vectors, seed)
+        try:
+            inner.train(sample)
+        except RuntimeError as err:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else "training failed"
+            note = f"{spec} could not be trained on {len(sample)} vectors ({reason}); using Flat"
+            spec = "Flat"
+            inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    return BuiltIndex(faiss.IndexIDMap2(inner), spec, note)
+
+
+def _training_sample(vectors: np.ndarray, seed: int) -> np.ndarray:
+    if len(vectors) <= MAX_TRAIN_VECTORS:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = np.random.default_rng(seed).choice(len(vectors), MAX_TRAIN_VECTORS, replace=False)
+    return np.ascontiguousarray(vectors[np.sort(rows)], dtype=np.float32)
+
+
+def needs_training(spec: str, dim: int) -> bool:
+    return not faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT).is_trained
+
+
+def inner_index(index: faiss.IndexIDMap2) -> faiss.Index:
+    return faiss.downcast_index(index.index)
+
+
+def is_hnsw(index: faiss.IndexIDMap2) -> bool:
+    return isinstance(inner_index(index), faiss.IndexHNSW)
+
+
+def is_removable(index: faiss.IndexIDMap2) -> bool:
+    """HNSW graphs cannot drop nodes; their removed ids are masked at search time instead."""
+    return not is_hnsw(index)
+
+
+def is_exact(index: faiss.IndexIDMap2) -> bool:
+    return isinstance(inner_index(index), faiss.IndexFlat)
+
+
+def is_lossy(index: faiss.IndexIDMap2) -> bool:
+    """Scores are approximations (compressed codes), so candidates need exact re-scoring."""
+    inner = inner_index(index)
+    if isinstance(inner, faiss.IndexIVF):
+        return not isinstance(inner, faiss.IndexIVFFlat)
+    return isinstance(inner, faiss.IndexPQ | faiss.IndexScalarQuantizer | faiss.IndexPreTransform)
+
+
+def ivf_nlist(index: faiss.IndexIDMap2) -> int | None:
+    inner = inner_index(index)
+    return int(inner.nlist) if isinstance(inner, faiss.IndexIVF) else None
+
+
+def default_search_params(index: faiss.IndexIDMap2) -> dict[str, int]:
+    """Used until `tune` stores better ones: moderate recall at moderate cost."""
+    nlist = ivf_nlist(index)
+    if nlist is not None:
+        return {"nprobe": min(nlist, max(8, nlist // 64))}
+    if is_hnsw(index):
+        return {"efSearch": 64}
+    return {}
+
+
+def check_search_params(params: dict) -> dict[str, int]:
+    unknown = sorted(set(params) - set(SEARCH_PARAM_KEYS))
+    if unknown:
+        raise MixsearchError(
+            f"unknown search parameter(s) {', '.join(unknown)}; use {', '.join(SEARCH_PARAM_KEYS)}"
+        )
+    checked = {}
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise MixsearchError(
+                f"search parameter {key} must be a positive integer, got {value!r}"
+            )
+        checked[key] = int(value)
+    return checked
+
+
+def faiss_search_parameters(
+    index: faiss.IndexIDMap2, params: dict[str, int], k: int, selector: faiss.IDSelector | None
+) -> faiss.SearchParameters:
+    """FAISS per-call parameters; keys that do not apply to this index kind are ignored."""
+    nlist = ivf_nlist(index)
+    if nlist is not None:
+        sp = faiss.SearchParametersIVF()
+        sp.nprobe = min(nlist, params.get("nprobe", 1))
+    elif is_hnsw(index):
+        sp = faiss.SearchParametersHNSW()
+        sp.efSearch = max(k, params.get("efSearch", 16))  # HNSW returns at most efSearch hits
+    else:
+        sp = faiss.SearchParameters()
+    if selector is not None:
+        sp.sel = selector
+    return sp

@@ -1,0 +1,140 @@
+"""Consistency checks between the SQLite table, the FAISS index and the files on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import faiss
+import numpy as np
+
+from mixsearch.store import index_spec as spec_mod
+
+if TYPE_CHECKING:
+    from mixsearch.store.store import Store
+
+SAMPLE_RECONSTRUCT = 64
+
+
+@dataclass
+class IntegrityReport:
+    """``ok`` is False when any problem was found; ``notes`` are harmless observations."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    documents: int = 0
+    index_total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "notes": self.notes,
+            "documents": self.documents,
+            "index_total": self.index_total,
+        }
+
+
+def check_store(store: Store) -> IntegrityReport:
+    report = IntegrityReport()
+    conn = store._conn
+    if conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0] != str(
+        store.generation
+    ):
+        store._load()  # check what is committed on disk, not a stale view of it
+    meta = store._meta
+    quick = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if quick != "ok":
+        report.problems.append(f"SQLite quick_check: {quick}")
+    table_ids = np.fromiter((r[0] for r in conn.execute("SELECT faiss_id FROM docs")), np.int64)
+    report.documents = len(table_ids)
+    _check_table(store, table_ids, report)
+    _check_index(store, table_ids, report)
+    _check_files(store, report)
+    if meta["index_generation"] > meta["generation"]:
+        report.problems.append(
+            f"index generation {meta['index_generation']} is ahead of the committed "
+            f"generation {meta['generation']}"
+        )
+    return report
+
+
+def _check_table(store: Store, table_ids: np.ndarray, report: IntegrityReport) -> None:
+    conn, meta = store._conn, store._meta
+    if meta["count"] != len(table_ids):
+        report.problems.append(f"manifest count {meta['count']} != {len(table_ids)} table rows")
+    by_modality = {
+        str(m): n
+        for m, n in conn.execute(
+            "SELECT modality, count(*) FROM docs GROUP BY modality ORDER BY modality"
+        )
+    }
+    if by_modality != meta["modality_counts"]:
+        report.problems.append(
+            f"modality counts {meta['modality_counts']} != table counts {by_modality}"
+        )
+    bad_blobs = conn.execute(
+        "SELECT count(*) FROM docs WHERE length(vector) != ?", (4 * store.dim,)
+    ).fetchone()[0]
+    if bad_blobs:
+        report.problems.append(f"{bad_blobs} stored vectors do not have {store.dim} float32 values")
+    if len(table_ids) and table_ids.max() >= meta["next_faiss_id"]:
+        report.problems.append("a FAISS id in the table is not below next_faiss_id")
+    live_dead = conn.execute(
+        "SELECT count(*) FROM dead WHERE faiss_id IN (SELECT faiss_id FROM docs)"
+    ).fetchone()[0]
+    if live_dead:
+        report.problems.append(f"{live_dead} ids are both live documents and marked dead")
+
+
+def _check_index(store: Store, table_ids: np.ndarray, report: IntegrityReport) -> None:
+    index = store._index
+    if index is None:
+        if len(table_ids):
+            report.problems.append(f"{len(table_ids)} documents but no FAISS index")
+        return
+    report.index_total = int(index.ntotal)
+    index_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    if len(index_ids) != index.ntotal:
+        report.problems.append(f"id map holds {len(index_ids)} ids, index {index.ntotal} vectors")
+    live = np.setdiff1d(index_ids, store._dead)
+    unresolvable = np.setdiff1d(live, table_ids)
+    unindexed = np.setdiff1d(table_ids, live)
+    if len(unresolvable):
+        report.problems.append(f"{len(unresolvable)} FAISS ids have no document row")
+    if len(unindexed):
+        report.problems.append(f"{len(unindexed)} documents are missing from the FAISS index")
+    if len(live) != len(table_ids):
+        report.problems.append(
+            f"FAISS holds {len(live)} live vectors but the table {len(table_ids)} documents"
+        )
+    if len(store._dead):
+        report.notes.append(f"{len(store._dead)} removed ids masked in the HNSW graph (compact)")
+    if spec_mod.is_exact(index) or spec_mod.is_hnsw(index):
+        _check_vectors(store, np.intersect1d(live, table_ids), report)
+
+
+def _check_vectors(store: Store, ids: np.ndarray, report: IntegrityReport) -> None:
+    """Indexed vectors equal the stored ones (indexes that keep full vectors only)."""
+    sample = ids[np.linspace(0, len(ids) - 1, min(len(ids), SAMPLE_RECONSTRUCT)).astype(int)]
+    if not len(sample):
+        return
+    stored = store.vectors_for(sample)
+    indexed = np.stack([store._index.reconstruct(int(i)) for i in sample])
+    mismatched = int((np.abs(stored - indexed).max(axis=1) > 1e-5).sum())
+    if mismatched:
+        report.problems.append(f"{mismatched} of {len(sample)} sampled vectors differ from FAISS")
+
+
+def _check_files(store: Store, report: IntegrityReport) -> None:
+    meta = store._meta
+    committed = store._index_file(meta["index_generation"])
+    if meta["index_spec_resolved"] is not None and not committed.is_file():
+        report.problems.append(f"committed index file {committed.name} is missing")
+    stale = sorted(f.name for f in store.path.glob("index.*.faiss*") if f.name != committed.name)
+    if stale:
+        report.notes.append(f"stale files (removed by the next writer): {', '.join(stale)}")

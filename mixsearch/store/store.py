@@ -1,0 +1,786 @@
+"""The unified store: one directory holding a FAISS index, a SQLite document table and a manifest.
+
+Layout::
+
+    store.sqlite          documents (with their float32 vectors), meta, dead ids — the truth
+    index.<gen>.faiss     FAISS checkpoint at generation <gen>, named by meta.index_generation
+    manifest.json         human-readable mirror of the manifest (rewritten after each commit)
+    write.lock            fcntl lock held by the one writer while it writes
+
+Crash safety: SQLite is the single commit point. A commit inserts/deletes rows and bumps
+``meta.generation`` in one transaction. Rewriting the whole FAISS index per commit would cost O(n)
+per batch (quadratic over an ingest of many batches), so the index file is a *checkpoint*: it is
+rewritten only when the rows changed since the last one exceed max(checkpoint_rows, n/8) (and at
+the first commit, on compact and on close). Opening loads the checkpoint named by the committed
+``index_generation`` and replays the rows added after it (their vectors are in SQLite) and the
+dead ids removed after it. A checkpoint file is written to a temp name, fsynced and renamed
+*before* the transaction that names it commits, so a kill at any instant leaves either the old or
+the new committed state; files of other generations are stale and deleted by the next writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from mixsearch.documents import DocRecord, Modality
+from mixsearch.errors import MixsearchError
+from mixsearch.store import db
+from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.integrity import IntegrityReport, check_store
+
+FORMAT_VERSION = 1
+DB_NAME = "store.sqlite"
+MANIFEST_NAME = "manifest.json"
+LOCK_NAME = "write.lock"
+DEFAULT_CHECKPOINT_ROWS = 10_000
+LOCK_WAIT_S = 60.0
+NORM_TOLERANCE = 1e-3
+
+
+class StoreError(MixsearchError):
+    """The store directory is missing, not a store, built differently, or inconsistent."""
+
+
+class Store:
+    """A document store with one FAISS index; see the module docstring for the commit protocol."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = db.connect(path / DB_NAME)
+        self._meta: dict[str, Any] = {}
+        self._index: faiss.IndexIDMap2 | None = None
+        self._dead = np.empty(0, dtype=np.int64)  # ids masked at search time (HNSW only)
+        self._dead_selector: Any = None
+        self._lock_file: Any = None
+        self._wrote = False
+        self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
+
+    # ---- creation and opening -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        dim: int,
+        index_spec: str = "auto",
+        extra: dict | None = None,
+        memory_budget_bytes: int = spec_mod.DEFAULT_MEMORY_BUDGET,
+        checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
+    ) -> Store:
+        """Create an empty store in a new or empty directory."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(
+                f"{path}: refusing to create a store here: it exists and is not an empty directory"
+            )
+        if not isinstance(dim, int) or dim < 1:
+            raise StoreError(f"{path}: dimension must be a positive integer, got {dim!r}")
+        spec_mod.validate_spec(index_spec, dim)
+        _json_or_error(extra or {}, f"{path}: manifest extra")
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        db.create_schema(store._conn)
+        now = _utc_now()
+        initial = {
+            "format_version": FORMAT_VERSION,
+            "dim": dim,
+            "index_spec_requested": index_spec,
+            "index_spec_resolved": None,
+            "index_note": None,
+            "generation": 0,
+            "index_generation": 0,
+            "pending_rows": 0,
+            "next_faiss_id": 0,
+            "count": 0,
+            "modality_counts": {},
+            "search_params": None,
+            "extra": extra or {},
+            "memory_budget_bytes": int(memory_budget_bytes),
+            "checkpoint_rows": int(checkpoint_rows),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with store._transaction():
+            db.write_meta(store._conn, initial)
+        store._load()
+        store._write_manifest()
+        return store
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, expect: dict | None = None) -> Store:
+        """Open an existing store; ``expect`` lists ``extra`` values that must match."""
+        path = Path(path)
+        if not (path / DB_NAME).is_file():
+            raise StoreError(f"{path}: not a mixsearch store (no {DB_NAME})")
+        store = cls(path)
+        try:
+            store._load()
+            store._check_format()
+            store._check_expected(expect or {})
+            store._clean_stale_files_if_unlocked()
+        except BaseException:
+            store._conn.close()
+            raise
+        return store
+
+    def _check_format(self) -> None:
+        version = self._meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path}: store format version {version!r}; this mixsearch reads version "
+                f"{FORMAT_VERSION}"
+            )
+
+    def _check_expected(self, expect: dict) -> None:
+        extra = self._meta.get("extra", {})
+        for key, wanted in expect.items():
+            have = extra.get(key)
+            if _canonical(have) != _canonical(wanted):
+                raise StoreError(
+                    f"{self.path}: {key} differs: the store was built with {_canonical(have)} "
+                    f"but this run uses {_canonical(wanted)}; rebuild the store or use the "
+                    f"matching settings"
+                )
+
+    # ---- properties -------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        return int(self._meta["dim"])
+
+    def __len__(self) -> int:
+        return int(self._meta["count"])
+
+    @property
+    def generation(self) -> int:
+        return int(self._meta["generation"])
+
+    @property
+    def index(self) -> faiss.IndexIDMap2 | None:
+        """The live FAISS index (read-only use: benchmarks compare against it)."""
+        return self._index
+
+    @property
+    def is_exact(self) -> bool:
+        return self._index is None or spec_mod.is_exact(self._index)
+
+    @property
+    def is_lossy(self) -> bool:
+        return self._index is not None and spec_mod.is_lossy(self._index)
+
+    @property
+    def search_params(self) -> dict[str, int]:
+        """Stored (tuned) parameters, else the defaults for the index kind."""
+        stored = self._meta.get("search_params")
+        if stored is not None:
+            return dict(stored)
+        return spec_mod.default_search_params(self._index) if self._index is not None else {}
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        m = self._meta
+        return {
+            "format_version": m["format_version"],
+            "dim": m["dim"],
+            "metric": "inner_product",
+            "index_spec": {
+                "requested": m["index_spec_requested"],
+                "resolved": m["index_spec_resolved"],
+                "note": m["index_note"],
+            },
+            "counts": {
+                "documents": m["count"],
+                "by_modality": {
+                    Modality(int(code)).label: n for code, n in sorted(m["modality_counts"].items())
+                },
+                "masked_dead": len(self._dead),
+            },
+            "generation": m["generation"],
+            "index_generation": m["index_generation"],
+            "search_params": self.search_params,
+            "search_params_tuned": m["search_params"] is not None,
+            "memory_budget_bytes": m["memory_budget_bytes"],
+            "extra": m["extra"],
+            "created_at": m["created_at"],
+            "updated_at": m["updated_at"],
+        }
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def add(self, records: Sequence[DocRecord], vectors: np.ndarray) -> None:
+        """Add documents in one atomic commit; any duplicate doc_id refuses the whole batch."""
+        records, vectors = self._checked_batch(records, vectors)
+        if not records:
+            return
+        with self._writing():
+            existing = db.faiss_ids_of(self._conn, [r.doc_id for r in records])
+            if existing:
+                raise StoreError(
+                    f"{self.path}: {len(existing)} doc_id(s) already in the store: "
+                    f"{_names(sorted(existing))}; nothing was added (use upsert to replace)"
+                )
+            self._commit(records, vectors, removed={})
+
+    def upsert(self, records: Sequence[DocRecord], vectors: np.ndarray) -> None:
+        """Replace documents whose doc_id exists, add the others; one atomic commit."""
+        records, vectors = self._checked_batch(records, vectors)
+        if not records:
+            return
+        with self._writing():
+            removed = self._rows_of([r.doc_id for r in records])
+            self._commit(records, vectors, removed=removed)
+
+    def remove(self, doc_ids: Sequence[str]) -> int:
+        """Remove documents in one commit; returns how many existed (see `missing`)."""
+        with self._writing():
+            removed = self._rows_of(list(dict.fromkeys(doc_ids)))
+            if removed:
+                self._commit([], np.empty((0, self.dim), np.float32), removed=removed)
+        return len(removed)
+
+    def set_search_params(self, params: dict) -> None:
+        """Persist FAISS search parameters (``nprobe``, ``efSearch``); ``{}`` means defaults."""
+        checked = spec_mod.check_search_params(params)
+        with self._writing(), self._transaction():
+            db.write_meta(self._conn, {"search_params": checked or None})
+        self._meta["search_params"] = checked or None
+        self._write_manifest()
+
+    def update_extra(self, values: dict) -> None:
+        """Merge ``values`` into the manifest's ``extra`` dict (e.g. a new alignment file)."""
+        extra = {**self._meta["extra"], **values}
+        _json_or_error(extra, f"{self.path}: manifest extra")
+        with self._writing(), self._transaction():
+            db.write_meta(self._conn, {"extra": extra})
+        self._meta["extra"] = extra
+        self._write_manifest()
+
+    def compact(self) -> None:
+        """Rebuild the index from the stored vectors (re-resolving ``auto``), then VACUUM."""
+        with self._writing():
+            self._rebuild()
+        self._conn.execute("VACUUM")
+
+    def checkpoint(self) -> None:
+        """Write the FAISS index file so the next open needs no replay."""
+        with self._writing():
+            if self._meta["pending_rows"] > 0:
+                self._write_checkpoint()
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            if self._wrote and self._meta.get("pending_rows", 0) > 0:
+                self.checkpoint()
+        finally:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+            self._index = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        found = self.contains(doc_ids)
+        return [d for d in dict.fromkeys(doc_ids) if d not in found]
+
+    def contains(self, doc_ids: Sequence[str]) -> set[str]:
+        return set(db.faiss_ids_of(self._conn, list(doc_ids)))
+
+    def get(self, doc_ids: Sequence[str]) -> list[DocRecord]:
+        """Records of the given doc_ids in the given order; unknown ids are skipped."""
+        by_doc = db.faiss_ids_of(self._conn, list(doc_ids))
+        records = db.records_by_faiss_id(self._conn, by_doc.values())
+        return [records[by_doc[d]] for d in doc_ids if d in by_doc]
+
+    def faiss_ids(self, doc_ids: Sequence[str]) -> dict[str, int]:
+        """doc_id → FAISS id for the doc_ids present."""
+        return db.faiss_ids_of(self._conn, list(doc_ids))
+
+    def records_by_id(self, faiss_ids: Sequence[int] | np.ndarray) -> dict[int, DocRecord]:
+        """One SQLite query; ids not in the store (including -1 padding) are absent."""
+        return db.records_by_faiss_id(self._conn, faiss_ids)
+
+    def records_for(self, faiss_ids: Sequence[int] | np.ndarray) -> list[DocRecord]:
+        """Records in the order of ``faiss_ids`` (one SQLite query); unknown ids are an error."""
+        ids = [int(i) for i in faiss_ids]
+        found = db.records_by_faiss_id(self._conn, ids)
+        self._refuse_unknown(ids, found)
+        return [found[i] for i in ids]
+
+    def vectors_for(self, faiss_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The exact stored vectors [n, dim] in the order of ``faiss_ids``."""
+        ids = [int(i) for i in faiss_ids]
+        found = db.vectors_by_faiss_id(self._conn, ids, self.dim)
+        self._refuse_unknown(ids, found)
+        if not ids:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return np.stack([found[i] for i in ids])
+
+    def filter_ids(self, *, modality: Any = None, where: dict | None = None) -> np.ndarray:
+        """Sorted FAISS ids of documents matching a modality (or list) and metadata conditions.
+
+        ``where`` maps metadata keys to a value (equality) or to ``{"gte"|"gt"|"lte"|"lt": v}``.
+        """
+        try:
+            clause, params = db.filter_sql(modality, where)
+        except ValueError as err:
+            raise StoreError(f"filter: {err}") from None
+        rows = self._conn.execute(
+            f"SELECT faiss_id FROM docs WHERE {clause} ORDER BY faiss_id", params
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        params: dict | None = None,
+        allowed_ids: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw FAISS candidates: (scores [Q, k], faiss_ids [Q, k]) padded with -1 ids.
+
+        ``params`` default to the stored (tuned) ones; ``allowed_ids`` restricts the search to
+        those FAISS ids inside FAISS (an ID selector), so results are not post-filtered.
+        """
+        q = self.query_matrix(queries)
+        if self._index is None or self._index.ntotal == 0 or k < 1:
+            return (
+                np.full((len(q), max(k, 0)), -np.inf, np.float32),
+                np.full((len(q), max(k, 0)), -1, np.int64),
+            )
+        use = self.search_params if params is None else spec_mod.check_search_params(params)
+        keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
+        selector = self._selector(allowed_ids, keep)
+        sp = spec_mod.faiss_search_parameters(self._index, use, k, selector)
+        scores, ids = self._index.search(q, k, params=sp)
+        return scores, ids
+
+    def query_matrix(self, queries: np.ndarray) -> np.ndarray:
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != self.dim:
+            raise StoreError(
+                f"{self.path}: query vectors must have shape [n, {self.dim}], got {q.shape}"
+            )
+        return np.ascontiguousarray(q)
+
+    def check_integrity(self) -> IntegrityReport:
+        return check_store(self)
+
+    # ---- internals: validation --------------------------------------------------------------
+
+    def _checked_batch(
+        self, records: Sequence[DocRecord], vectors: np.ndarray
+    ) -> tuple[list[DocRecord], np.ndarray]:
+        records = list(records)
+        vecs = np.asarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape != (len(records), self.dim):
+            raise StoreError(
+                f"{self.path}: expected vectors of shape ({len(records)}, {self.dim}) for "
+                f"{len(records)} records, got {vecs.shape}"
+            )
+        for rec in records:
+            _check_record(rec)
+        dup = sorted(d for d, n in Counter(r.doc_id for r in records).items() if n > 1)
+        if dup:
+            raise StoreError(
+                f"{self.path}: doc_id(s) repeated within the batch: {_names(dup)}; nothing added"
+            )
+        return records, self._normalised(records, vecs)
+
+    def _normalised(self, records: list[DocRecord], vecs: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(vecs, axis=1)
+        bad = ~np.isfinite(norms) | (norms < 1e-6)
+        if bad.any():
+            names = [records[i].doc_id for i in np.flatnonzero(bad)]
+            raise StoreError(
+                f"{self.path}: zero or non-finite vectors for {_names(names)}; nothing added"
+            )
+        # Scores are cosine only on unit vectors; renormalising here costs little and protects
+        # the index from callers that pass raw encoder output.
+        if np.abs(norms - 1.0).max(initial=0.0) > NORM_TOLERANCE:
+            vecs = vecs / norms[:, None]
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _rows_of(self, doc_ids: list[str]) -> dict[int, int]:
+        """faiss_id → modality code for the given doc_ids that exist."""
+        rows = self._conn.execute(
+            f"SELECT faiss_id, modality FROM docs WHERE doc_id IN {db.IDS_PARAM}",
+            (json.dumps(doc_ids),),
+        )
+        return dict(rows)
+
+    def _refuse_unknown(self, ids: list[int], found: dict) -> None:
+        unknown = [i for i in dict.fromkeys(ids) if i not in found]
+        if unknown:
+            raise StoreError(f"{self.path}: unknown FAISS id(s) {_names(unknown)}")
+
+    # ---- internals: committing --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the exclusive write lock; reload first if another writer committed meanwhile."""
+        if self._conn is None:
+            raise StoreError(f"{self.path}: store is closed")
+        if self._lock_file is not None:  # re-entrant use from within this object
+            yield
+            return
+        lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 (held across the block)
+        try:
+            _acquire(lock_file, self.path)
+            self._lock_file = lock_file
+            committed = db.read_meta(self._conn)
+            if committed["generation"] != self._meta.get("generation"):
+                self._load()
+            else:
+                self._meta = committed  # picks up settings another process changed
+            yield
+            self._wrote = True
+        finally:
+            self._lock_file = None
+            lock_file.close()  # releases the flock
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _commit(
+        self, records: list[DocRecord], vectors: np.ndarray, removed: dict[int, int]
+    ) -> None:
+        m = self._meta
+        gen = m["generation"] + 1
+        first_id = m["next_faiss_id"]
+        fids = np.arange(first_id, first_id + len(records), dtype=np.int64)
+        removed_ids = np.fromiter(removed, dtype=np.int64, count=len(removed))
+        old_index_gen = m["index_generation"]
+        try:
+            just_built = self._index is None and len(records) > 0
+            if just_built:
+                self._build_first_index(vectors)
+            self._apply_to_index(fids, vectors, removed_ids)
+            pending = m["pending_rows"] + len(records) + len(removed)
+            checkpoint = just_built or pending >= max(m["checkpoint_rows"], m["count"] // 8)
+            updates = self._commit_updates(gen, len(records), records, removed)
+            if checkpoint:
+                self._write_index_file(gen)
+                updates.update(index_generation=gen, pending_rows=0)
+            else:
+                updates["pending_rows"] = pending
+            with self._transaction():
+                if len(removed_ids):
+                    db.delete_rows(self._conn, removed_ids, gen)
+                db.insert_rows(self._conn, records, fids, vectors, gen)
+                if checkpoint and spec_mod.is_removable(self._index):
+                    self._conn.execute("DELETE FROM dead")
+                db.write_meta(self._conn, updates)
+        except BaseException:
+            self._load()  # the in-memory index may hold uncommitted changes
+            raise
+        m.update(updates)
+        self._after_commit(old_index_gen)
+        if checkpoint and not just_built:
+            self._upgrade_auto_spec()
+
+    def _commit_updates(
+        self, gen: int, n_new: int, records: list[DocRecord], removed: dict[int, int]
+    ) -> dict[str, Any]:
+        m = self._meta
+        counts = Counter({int(k): v for k, v in m["modality_counts"].items()})
+        counts.update(int(r.modality) for r in records)
+        counts.subtract(removed.values())
+        updates = {
+            "generation": gen,
+            "next_faiss_id": m["next_faiss_id"] + n_new,
+            "count": m["count"] + n_new - len(removed),
+            "modality_counts": {str(k): v for k, v in sorted(counts.items()) if v > 0},
+            "updated_at": _utc_now(),
+        }
+        for key in ("index_spec_resolved", "index_note"):
+            if self._pending_spec.get(key) is not None:
+                updates[key] = self._pending_spec[key]
+        return updates
+
+    def _build_first_index(self, vectors: np.ndarray) -> None:
+        m = self._meta
+        requested = m["index_spec_requested"]
+        spec = spec_mod.resolve_spec(requested, len(vectors), self.dim, m["memory_budget_bytes"])
+        built = spec_mod.build_index(spec, self.dim, vectors)
+        self._set_index(built.index, np.empty(0, np.int64))
+        self._pending_spec = {"index_spec_resolved": built.spec, "index_note": built.note}
+
+    def _apply_to_index(self, fids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
+        assert self._index is not None or (len(fids) == 0 and len(removed) == 0)
+        if len(removed):
+            if spec_mod.is_removable(self._index):
+                self._index.remove_ids(removed)
+            else:
+                self._set_index(self._index, np.union1d(self._dead, removed))
+        if len(fids):
+            self._index.add_with_ids(vectors, fids)
+
+    def _after_commit(self, old_index_gen: int) -> None:
+        self._pending_spec = {}
+        if self._meta["index_generation"] != old_index_gen:
+            _unlink_quietly(self._index_file(old_index_gen))
+        self._write_manifest()
+
+    def _write_checkpoint(self) -> None:
+        """Write the current in-memory index as the checkpoint of the committed generation."""
+        gen = self._meta["generation"]
+        old = self._meta["index_generation"]
+        self._write_index_file(gen)
+        with self._transaction():
+            if spec_mod.is_removable(self._index):
+                self._conn.execute("DELETE FROM dead")
+            db.write_meta(self._conn, {"index_generation": gen, "pending_rows": 0})
+        self._meta.update(index_generation=gen, pending_rows=0)
+        self._after_commit(old)
+
+    def _upgrade_auto_spec(self) -> None:
+        """An ``auto`` store re-resolves its spec at checkpoints as it grows (a rebuild)."""
+        m = self._meta
+        if m["index_spec_requested"].strip().lower() != spec_mod.AUTO:
+            return
+        wanted = spec_mod.choose_index_spec(m["count"], self.dim, m["memory_budget_bytes"])
+        if wanted != m["index_spec_resolved"]:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        m = self._meta
+        gen = m["generation"] + 1
+        old_index_gen = m["index_generation"]
+        updates: dict[str, Any] = {"generation": gen, "index_generation": gen, "pending_rows": 0}
+        try:
+            index, note, spec = self._index_from_rows()
+            updates.update(index_spec_resolved=spec, index_note=note, updated_at=_utc_now())
+            if spec != m["index_spec_resolved"]:
+                updates["search_params"] = None  # tuned values belong to the old index kind
+            self._set_index(index, np.empty(0, np.int64))
+            if index is not None:
+                self._write_index_file(gen)
+            with self._transaction():
+                self._conn.execute("DELETE FROM dead")
+                db.write_meta(self._conn, updates)
+        except BaseException:
+            self._load()
+            raise
+        m.update(updates)
+        self._after_commit(old_index_gen)
+
+    def _index_from_rows(self) -> tuple[faiss.IndexIDMap2 | None, str | None, str | None]:
+        m = self._meta
+        n = m["count"]
+        if n == 0:
+            return None, None, None
+        spec = spec_mod.resolve_spec(
+            m["index_spec_requested"], n, self.dim, m["memory_budget_bytes"]
+        )
+        sample = np.empty((0, self.dim), np.float32)
+        if spec_mod.needs_training(spec, self.dim):
+            sample = self._training_sample()
+        built = spec_mod.build_index(spec, self.dim, sample)
+        for ids, vecs in db.iter_vectors(self._conn, self.dim):
+            built.index.add_with_ids(vecs, ids)
+        return built.index, built.note, built.spec
+
+    def _training_sample(self, seed: int = 0) -> np.ndarray:
+        ids = np.fromiter((r[0] for r in self._conn.execute("SELECT faiss_id FROM docs")), np.int64)
+        if len(ids) > spec_mod.MAX_TRAIN_VECTORS:
+            ids = np.random.default_rng(seed).choice(ids, spec_mod.MAX_TRAIN_VECTORS, replace=False)
+        return self.vectors_for(np.sort(ids))
+
+    # ---- internals: files and loading -------------------------------------------------------
+
+    def _index_file(self, gen: int) -> Path:
+        return self.path / f"index.{gen}.faiss"
+
+    def _write_index_file(self, gen: int) -> None:
+        final = self._index_file(gen)
+        tmp = final.with_name(final.name + ".tmp")
+        faiss.write_index(self._index, str(tmp))
+        _fsync_path(tmp)
+        os.replace(tmp, final)
+        _fsync_path(self.path)  # make the rename itself durable
+
+    def _write_manifest(self) -> None:
+        final = self.path / MANIFEST_NAME
+        tmp = final.with_name(final.name + ".tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, final)
+
+    def _load(self) -> None:
+        """Load the committed state: checkpoint file + replay of later rows and dead ids."""
+        for attempt in range(5):
+            try:
+                self._load_snapshot()
+                return
+            except FileNotFoundError as err:
+                # A writer checkpointed and deleted our snapshot's file: take a newer snapshot.
+                if attempt == 4:
+                    raise StoreError(
+                        f"{self.path}: the committed index file {Path(str(err)).name} is "
+                        f"missing; the store is damaged (rebuild it)"
+                    ) from None
+                time.sleep(0.05)
+
+    def _load_snapshot(self) -> None:
+        self._conn.execute("BEGIN")  # one read snapshot (WAL) for meta, file name and rows
+        try:
+            meta = db.read_meta(self._conn)
+            if "format_version" not in meta:
+                raise StoreError(f"{self.path}: not a mixsearch store (empty meta table)")
+            index = None
+            if meta["index_spec_resolved"] is not None:
+                index_gen = meta["index_generation"]
+                index = faiss.read_index(str(_existing(self._index_file(index_gen))))
+                for ids, vecs in db.iter_vectors(self._conn, meta["dim"], added_after=index_gen):
+                    index.add_with_ids(vecs, ids)
+            dead = np.fromiter(
+                (r[0] for r in self._conn.execute("SELECT faiss_id FROM dead")), np.int64
+            )
+        finally:
+            self._conn.execute("COMMIT")
+        if index is not None and spec_mod.is_removable(index):
+            if len(dead):
+                index.remove_ids(dead)
+            dead = np.empty(0, np.int64)
+        self._meta = meta
+        self._pending_spec = {}
+        self._set_index(index, np.sort(dead) if index is not None else np.empty(0, np.int64))
+
+    def _set_index(self, index: faiss.IndexIDMap2 | None, dead: np.ndarray) -> None:
+        self._index = index
+        self._dead = dead
+        self._dead_selector = None
+        if len(dead):
+            batch = faiss.IDSelectorBatch(dead)
+            self._dead_selector = (faiss.IDSelectorNot(batch), batch)
+
+    def _selector(self, allowed_ids: np.ndarray | None, keep: list[Any]) -> Any:
+        dead = self._dead_selector[0] if self._dead_selector is not None else None
+        if allowed_ids is None:
+            return dead
+        allowed = np.ascontiguousarray(allowed_ids, dtype=np.int64)
+        batch = faiss.IDSelectorBatch(allowed)
+        keep.append(batch)
+        if dead is None:
+            return batch
+        both = faiss.IDSelectorAnd(batch, dead)
+        keep.append(both)
+        return both
+
+    def _clean_stale_files_if_unlocked(self) -> None:
+        """Delete index files of uncommitted or superseded generations, unless a writer is busy."""
+        lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115
+        try:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            committed = db.read_meta(self._conn)
+            keep = {self._index_file(committed["index_generation"]).name}
+            for f in self.path.glob("index.*.faiss*"):
+                if f.name not in keep:
+                    _unlink_quietly(f)
+            _unlink_quietly(self.path / (MANIFEST_NAME + ".tmp"))
+            if committed["generation"] == self._meta["generation"]:
+                self._write_manifest()
+        finally:
+            lock_file.close()
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def _check_record(rec: DocRecord) -> None:
+    if not isinstance(rec, DocRecord):
+        raise StoreError(f"expected DocRecord, got {type(rec).__name__}")
+    if not isinstance(rec.doc_id, str) or not rec.doc_id:
+        raise StoreError(f"document {rec.doc_id!r}: doc_id must be a non-empty string")
+    if not isinstance(rec.modality, Modality):
+        raise StoreError(f"document {rec.doc_id!r}: modality must be a Modality")
+    if not isinstance(rec.metadata, dict):
+        raise StoreError(f"document {rec.doc_id!r}: metadata must be a dict")
+    _json_or_error(rec.metadata, f"document {rec.doc_id!r}: metadata")
+
+
+def _json_or_error(value: Any, what: str) -> None:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as err:
+        raise StoreError(f"{what} is not JSON-serialisable: {err}") from None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _names(items: Sequence[Any], limit: int = 5) -> str:
+    shown = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in items[:limit])
+    more = len(items) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _acquire(lock_file: Any, path: Path) -> None:
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"{path}: another process has been writing this store for over "
+                    f"{LOCK_WAIT_S:.0f} s; try again when it finishes"
+                ) from None
+            time.sleep(0.05)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
