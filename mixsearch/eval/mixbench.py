@@ -1,0 +1,588 @@
+"""MixBench (Li et al. 2025, hub dataset ``mixed-modality-search/MixBench25``) on local files.
+
+Layout of one subset folder (MSCOCO, Google_WIT, VisualNews, OVEN)::
+
+    SUBSET/queries.jsonl        {"query_id", "text", "image"?}   (OVEN queries carry an image)
+    SUBSET/corpus.jsonl         {"corpus_id", "text", "image"}   every document image+text
+    SUBSET/mixed_corpus.jsonl   same ids; text-only, image-only and image+text documents 1:1:1
+    SUBSET/qrels/qrels.tsv      header "query_id corpus_id score"; one relevant document per query
+
+``image`` is a path relative to the subset folder; a missing or empty ``text``/``image`` field
+means the document lacks that part. ``mixed_corpus.jsonl`` is the benchmark's corpus when present.
+
+Evaluation (`run_mixbench`) encodes everything once, writes a precomputed-embedding folder (so a
+result is reproducible and re-running other methods is cheap) and runs
+`mixsearch.eval.embeddings.run_embeddings_benchmark` on it. Alignments and means are fitted only
+on data disjoint from the test queries and corpus — another folder (``fit=``) or a held-out half
+(``fit_split=``) — and `check_disjoint` enforces it before anything is encoded.
+
+Query images (OVEN) are not used: the engine's queries are text. Their count is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixsearch.documents import Document
+from mixsearch.errors import ItemError, MixsearchError
+from mixsearch.eval.embeddings import DEFAULT_METHODS, run_embeddings_benchmark, save_embeddings_dir
+from mixsearch.fusion import DEFAULT_ALPHA
+
+HUB_REPO = "mixed-modality-search/MixBench25"
+SUBSETS = ("MSCOCO", "Google_WIT", "VisualNews", "OVEN")
+QUERIES_FILE = "queries.jsonl"
+QRELS_FILE = Path("qrels") / "qrels.tsv"
+CORPUS_FILES = ("mixed_corpus.jsonl", "corpus.jsonl")
+
+
+@dataclass
+class MixQuery:
+    id: str
+    text: str
+    image: Path | None = None
+
+
+@dataclass
+class MixBenchSubset:
+    """One subset as loaded: ``qrels[query_id][corpus_id] = grade``; bad lines in ``errors``."""
+
+    name: str
+    root: Path
+    queries: list[MixQuery]
+    documents: list[Document]
+    qrels: dict[str, dict[str, float]]
+    corpus_file: str
+    errors: list[ItemError] = field(default_factory=list)
+
+
+@dataclass
+class FitData:
+    """Paired image/text items (and query texts) to fit alignments on, with where they came from.
+
+    ``doc_ids``/``query_ids`` are only comparable with a test subset of the same ``root``.
+    """
+
+    images: list[Path]
+    texts: list[str]
+    query_texts: list[str]
+    root: Path
+    doc_ids: set[str] = field(default_factory=set)
+    query_ids: set[str] = field(default_factory=set)
+    errors: list[ItemError] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_mixbench(
+    path: str | Path, subset: str | None = None, *, download: bool = False
+) -> MixBenchSubset:
+    """Load one subset from a local copy (the dataset root or the subset folder itself).
+
+    With ``download=True`` a missing copy is fetched into ``path`` with huggingface_hub first.
+    """
+    folder = _subset_folder(Path(path), subset, download)
+    errors: list[ItemError] = []
+    corpus_name = next((n for n in CORPUS_FILES if (folder / n).is_file()), None)
+    if corpus_name is None or not (folder / QUERIES_FILE).is_file():
+        raise MixsearchError(
+            f"{folder}: not a MixBench subset folder (needs {QUERIES_FILE} and "
+            f"{' or '.join(CORPUS_FILES)})"
+        )
+    if not (folder / QRELS_FILE).is_file():
+        raise MixsearchError(f"{folder}: missing {QRELS_FILE}")
+    queries = _read_queries(folder, errors)
+    documents = read_corpus_jsonl(folder / corpus_name, folder, errors)
+    qrels = _read_qrels(
+        folder / QRELS_FILE, {q.id for q in queries}, {d.id for d in documents}, errors
+    )
+    return MixBenchSubset(folder.name, folder, queries, documents, qrels, corpus_name, errors)
+
+
+def _subset_folder(path: Path, subset: str | None, download: bool) -> Path:
+    if download and not _looks_downloaded(path, subset):
+        download_mixbench(path, [subset] if subset else None)
+    if subset is None:
+        if (path / QUERIES_FILE).is_file():
+            return path
+        found = [s for s in SUBSETS if (path / s).is_dir()]
+        raise MixsearchError(
+            f"{path}: name a subset ({', '.join(found or SUBSETS)}) or pass the subset folder"
+        )
+    folder = path / subset
+    if not folder.is_dir():
+        if path.name == subset and (path / QUERIES_FILE).is_file():
+            return path
+        raise MixsearchError(
+            f"{folder}: no such subset folder; download {HUB_REPO} and pass its folder "
+            "(or add --download when online)"
+        )
+    return folder
+
+
+def _looks_downloaded(path: Path, subset: str | None) -> bool:
+    folder = path / subset if subset else path
+    return (folder / QUERIES_FILE).is_file() or any((path / s).is_dir() for s in SUBSETS)
+
+
+def download_mixbench(dest: str | Path, subsets: Sequence[str] | None = None) -> Path:
+    """Fetch MixBench25 (or some subsets) from the Hugging Face hub into ``dest``."""
+    remedy = (
+        f"download the dataset {HUB_REPO} on a machine that is online "
+        "(e.g. `huggingface-cli download --repo-type dataset "
+        f"{HUB_REPO} --local-dir DIR`) and pass that folder"
+    )
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise MixsearchError(
+            f"--download needs huggingface_hub (pip install 'mixsearch[hub]'); or {remedy}"
+        ) from None
+    patterns = [f"{s}/*" for s in subsets] if subsets else None
+    try:
+        snapshot_download(
+            repo_id=HUB_REPO, repo_type="dataset", local_dir=str(dest), allow_patterns=patterns
+        )
+    except Exception as err:  # the hub raises many kinds (offline, HTTP, auth); all mean the same
+        reason = " ".join(str(err).split())[:200]
+        raise MixsearchError(f"could not download {HUB_REPO} ({reason}); {remedy}") from None
+    return Path(dest)
+
+
+def _read_jsonl(path: Path, errors: list[ItemError]) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each good line; bad lines are reported and skipped."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                errors.append(ItemError(f"{path.name} line {lineno}", f"bad JSON ({err.msg})"))
+                continue
+            if not isinstance(obj, dict):
+                errors.append(ItemError(f"{path.name} line {lineno}", "not a JSON object"))
+                continue
+            rows.append((lineno, obj))
+    return rows
+
+
+def _read_queries(folder: Path, errors: list[ItemError]) -> list[MixQuery]:
+    queries: list[MixQuery] = []
+    seen: set[str] = set()
+    for lineno, obj in _read_jsonl(folder / QUERIES_FILE, errors):
+        item = f"{QUERIES_FILE} line {lineno}"
+        qid, text = _field(obj, "query_id"), _field(obj, "text")
+        reason = _id_problem(qid, seen) or (None if text else "query has no text")
+        image, image_problem = _image_path(folder, obj)
+        reason = reason or image_problem
+        if reason:
+            errors.append(ItemError(item if not qid else f"{item} (query {qid})", reason))
+            continue
+        seen.add(qid)  # type: ignore[arg-type]
+        queries.append(MixQuery(str(qid), str(text), image))
+    return queries
+
+
+def read_corpus_jsonl(path: Path, folder: Path, errors: list[ItemError]) -> list[Document]:
+    """Documents of a MixBench corpus file; images as absolute paths, checked to exist."""
+    documents: list[Document] = []
+    seen: set[str] = set()
+    for lineno, obj in _read_jsonl(path, errors):
+        item = f"{path.name} line {lineno}"
+        doc_id, text = _field(obj, "corpus_id"), _field(obj, "text")
+        image, image_problem = _image_path(folder, obj)
+        reason = _id_problem(doc_id, seen) or image_problem
+        if not reason and text is None and image is None:
+            reason = "document has neither text nor image"
+        if reason:
+            errors.append(ItemError(item if not doc_id else f"{item} (doc {doc_id})", reason))
+            continue
+        seen.add(doc_id)  # type: ignore[arg-type]
+        documents.append(Document(str(doc_id), text, image, {"line": lineno}))
+    return documents
+
+
+def _field(obj: dict[str, Any], name: str) -> str | None:
+    """A string field; absent, null or empty means the item lacks it."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _id_problem(item_id: str | None, seen: set[str]) -> str | None:
+    if item_id is None:
+        return "missing id"
+    if item_id in seen:
+        return f"duplicate id {item_id!r}"
+    return None
+
+
+def _image_path(folder: Path, obj: dict[str, Any]) -> tuple[Path | None, str | None]:
+    rel = _field(obj, "image")
+    if rel is None:
+        return None, None
+    path = (folder / rel).resolve()
+    if not path.is_file():
+        return None, f"image file not found: {rel}"
+    return path, None
+
+
+def _read_qrels(
+    path: Path, query_ids: set[str], doc_ids: set[str], errors: list[ItemError]
+) -> dict[str, dict[str, float]]:
+    qrels: dict[str, dict[str, float]] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split("\t") if "\t" in line else line.split()
+        if not fields or not line.strip() or (lineno == 1 and fields[0] == "query_id"):
+            continue
+        item = f"qrels.tsv line {lineno}"
+        if len(fields) != 3:
+            errors.append(ItemError(item, f"expected 3 fields, got {len(fields)}"))
+            continue
+        qid, did, score = (f.strip() for f in fields)
+        try:
+            grade = float(score)
+        except ValueError:
+            errors.append(ItemError(item, f"score {score!r} is not a number"))
+            continue
+        if qid not in query_ids or did not in doc_ids:
+            missing = f"query {qid}" if qid not in query_ids else f"doc {did}"
+            errors.append(ItemError(item, f"{missing} was not loaded; judgement skipped"))
+            continue
+        qrels.setdefault(qid, {})[did] = grade
+    return qrels
+
+
+# ---------------------------------------------------------------------------------------------
+# Fit data: held-out split or another source, always disjoint from the test set
+
+
+def split_for_fit(
+    subset: MixBenchSubset, fraction: float, seed: int = 0
+) -> tuple[FitData, MixBenchSubset]:
+    """Split query/relevant-document pairs into a fit part and a test part.
+
+    A share ``fraction`` of the queries (chosen by ``seed``) and their relevant documents become
+    fit data: pairs (document image, document text) — a part the mixed corpus dropped is taken
+    from ``corpus.jsonl`` when present, else the query's text stands in for the missing text —
+    plus those queries' texts for the query mean. The test part keeps the other queries and the
+    corpus without the fit documents.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise MixsearchError(f"--fit-split must lie strictly between 0 and 1, got {fraction}")
+    judged = sorted(q.id for q in subset.queries if _relevant(subset.qrels.get(q.id, {})))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(judged))
+    n_fit = int(round(len(judged) * fraction))
+    fit_qids = {judged[i] for i in order[:n_fit]}
+    fit_dids = {d for q in fit_qids for d in _relevant(subset.qrels[q])}
+    fit = _fit_from_subset(subset, fit_qids, fit_dids)
+    test = MixBenchSubset(
+        name=subset.name,
+        root=subset.root,
+        queries=[q for q in subset.queries if q.id not in fit_qids],
+        documents=[d for d in subset.documents if d.id not in fit_dids],
+        qrels={q: r for q, r in subset.qrels.items() if q not in fit_qids},
+        corpus_file=subset.corpus_file,
+        errors=list(subset.errors),
+    )
+    return fit, test
+
+
+def _relevant(qrels: dict[str, float]) -> list[str]:
+    return [d for d, g in qrels.items() if g > 0]
+
+
+def _fit_from_subset(subset: MixBenchSubset, query_ids: set[str], doc_ids: set[str]) -> FitData:
+    full = _full_documents(subset)
+    query_text = {q.id: q.text for q in subset.queries}
+    text_for_doc = {d: query_text[q] for q in query_ids for d in _relevant(subset.qrels[q])}
+    fit = FitData(
+        [],
+        [],
+        [query_text[q] for q in sorted(query_ids)],
+        subset.root,
+        set(doc_ids),
+        set(query_ids),
+    )
+    for doc in subset.documents:
+        if doc.id not in doc_ids:
+            continue
+        whole = full.get(doc.id, doc)
+        image = doc.image or whole.image
+        text = doc.text or whole.text or text_for_doc.get(doc.id)
+        if image is not None and text is not None:
+            fit.images.append(image)
+            fit.texts.append(text)
+    return fit
+
+
+def _full_documents(subset: MixBenchSubset) -> dict[str, Document]:
+    """The image+text versions from corpus.jsonl when the benchmark read the mixed corpus."""
+    path = subset.root / "corpus.jsonl"
+    if subset.corpus_file == "corpus.jsonl" or not path.is_file():
+        return {}
+    return {d.id: d for d in read_corpus_jsonl(path, subset.root, [])}
+
+
+def load_fit_data(path: str | Path, subset: str | None = None) -> FitData:
+    """Fit pairs from another MixBench-layout folder or a JSONL of {"image", "text"} lines.
+
+    From a MixBench folder every document with both parts (in ``corpus.jsonl`` when present) is
+    a pair and every query text feeds the query mean. JSONL image paths are relative to the file.
+    """
+    source = Path(path)
+    if source.is_file():
+        return _fit_from_jsonl(source)
+    folder = _subset_folder(source, subset if (source / (subset or "")).is_dir() else None, False)
+    other = load_mixbench(folder)
+    full = _full_documents(other) or {d.id: d for d in other.documents}
+    fit = FitData(
+        [],
+        [],
+        [q.text for q in other.queries],
+        other.root,
+        set(full),
+        {q.id for q in other.queries},
+        list(other.errors),
+    )
+    for doc in full.values():
+        if doc.image is not None and doc.text is not None:
+            fit.images.append(doc.image)
+            fit.texts.append(doc.text)
+    return fit
+
+
+def _fit_from_jsonl(path: Path) -> FitData:
+    errors: list[ItemError] = []
+    fit = FitData([], [], [], path.parent.resolve(), errors=errors)
+    for lineno, obj in _read_jsonl(path, errors):
+        text = _field(obj, "text")
+        image, problem = _image_path(path.parent, obj)
+        if problem or image is None or text is None:
+            errors.append(
+                ItemError(
+                    f"{path.name} line {lineno}",
+                    problem or "a fit pair needs both 'image' and 'text'",
+                )
+            )
+            continue
+        fit.images.append(image)
+        fit.texts.append(text)
+    return fit
+
+
+def check_disjoint(fit: FitData, test: MixBenchSubset) -> None:
+    """Refuse to evaluate when fit data shares an item or an image file with the test set.
+
+    This is the guard that keeps alignment numbers honest: fitting on test items would reward
+    memorising them. Ids are compared when both come from the same folder; image files always.
+    """
+    problems = []
+    if fit.root.resolve() == test.root.resolve():
+        shared_docs = fit.doc_ids & {d.id for d in test.documents}
+        shared_queries = fit.query_ids & {q.id for q in test.queries}
+        if shared_docs:
+            problems.append(f"{len(shared_docs)} documents (e.g. {sorted(shared_docs)[0]})")
+        if shared_queries:
+            problems.append(f"{len(shared_queries)} queries (e.g. {sorted(shared_queries)[0]})")
+    test_images = {p.resolve() for p in _test_images(test)}
+    shared_images = test_images.intersection(p.resolve() for p in fit.images)
+    if shared_images:
+        problems.append(f"{len(shared_images)} image files (e.g. {sorted(shared_images)[0]})")
+    if problems:
+        raise MixsearchError(
+            "fit data overlaps the test set: "
+            + ", ".join(problems)
+            + "; fit on a disjoint folder (--fit) or a held-out split (--fit-split)"
+        )
+
+
+def _test_images(test: MixBenchSubset) -> list[Path]:
+    images = [d.image for d in test.documents if d.image is not None]
+    return images + [q.image for q in test.queries if q.image is not None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the benchmark with an encoder
+
+
+def run_mixbench(
+    subset: MixBenchSubset,
+    encoder: Any,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    *,
+    fit: FitData | None = None,
+    fit_split: float | None = None,
+    seed: int = 0,
+    out_dir: str | Path,
+    alpha: float = DEFAULT_ALPHA,
+    k: int = 10,
+    splits: int = 5,
+    batch_size: int = 32,
+    progress: bool = False,
+    cache: Any = None,
+) -> dict[str, Any]:
+    """Encode ``subset`` (and fit data), write ``out_dir/embeddings``, compare ``methods``.
+
+    Exactly one of ``fit`` (from `load_fit_data`) and ``fit_split`` must be given; the test set
+    never contributes to fitting (`check_disjoint`).
+    """
+    if (fit is None) == (fit_split is None):
+        raise MixsearchError(
+            "give exactly one fit source: --fit PATH (disjoint data) or --fit-split FRACTION; "
+            "alignments are never fitted on the test set"
+        )
+    test = subset
+    if fit_split is not None:
+        fit, test = split_for_fit(subset, fit_split, seed)
+    assert fit is not None
+    check_disjoint(fit, test)
+    emb_dir = Path(out_dir) / "embeddings"
+    errors = list(test.errors) + list(fit.errors)
+    encode_to_dir(test, fit, encoder, emb_dir, batch_size, progress, cache, errors)
+    results = run_embeddings_benchmark(emb_dir, methods, alpha=alpha, k=k, splits=splits, seed=seed)
+    results["dataset"] = {
+        "subset": subset.name,
+        "corpus_file": subset.corpus_file,
+        "fit": "split" if fit_split is not None else str(fit.root),
+        "fit_split": fit_split,
+        "n_fit_images": len(fit.images),
+    }
+    results["n_query_images_ignored"] = sum(q.image is not None for q in test.queries)
+    results["errors"] = [e.to_dict() for e in errors] + results["errors"]
+    return results
+
+
+def encode_to_dir(
+    test: MixBenchSubset,
+    fit: FitData,
+    encoder: Any,
+    out: Path,
+    batch_size: int,
+    progress: bool,
+    cache: Any,
+    errors: list[ItemError],
+) -> Path:
+    """Encode test queries/documents and fit pairs into a precomputed-embedding folder."""
+    docs = list(test.documents)
+    doc_image, image_ok = _encode_images(
+        encoder, [d.image for d in docs], batch_size, progress, cache, errors, "document images"
+    )
+    docs_ok = [i for i, d in enumerate(docs) if d.image is None or image_ok[i]]
+    docs = [docs[i] for i in docs_ok]
+    doc_image = doc_image[docs_ok]
+    doc_text = _encode_optional_texts(
+        encoder, [d.text for d in docs], batch_size, progress, "document texts"
+    )
+    modality = np.array([int(d.modality) for d in docs], dtype=np.int8)
+    doc_index = {d.id: i for i, d in enumerate(docs)}
+    queries = [
+        q for q in test.queries if any(d in doc_index for d in _relevant(test.qrels.get(q.id, {})))
+    ]
+    qrels = [
+        {doc_index[d]: g for d, g in test.qrels[q.id].items() if d in doc_index} for q in queries
+    ]
+    query_vecs = _encode_texts(encoder, [q.text for q in queries], batch_size, progress, "queries")
+    fit_image, fit_ok = _encode_images(
+        encoder, fit.images, batch_size, progress, cache, errors, "fit images"
+    )
+    fit_text = _encode_texts(
+        encoder,
+        [t for t, ok in zip(fit.texts, fit_ok, strict=True) if ok],
+        batch_size,
+        progress,
+        "fit texts",
+    )
+    fit_query = (
+        _encode_texts(encoder, fit.query_texts, batch_size, progress, "fit queries")
+        if fit.query_texts
+        else None
+    )
+    meta = {
+        "subset": test.name,
+        "encoder": getattr(encoder, "name", type(encoder).__name__),
+        "doc_ids": [d.id for d in docs],
+        "query_ids": [q.id for q in queries],
+        "doc_modality_note": "0 text, 1 image, 2 image+text",
+    }
+    return save_embeddings_dir(
+        out,
+        queries=query_vecs,
+        doc_text=doc_text,
+        doc_image=doc_image,
+        doc_modality=modality,
+        qrels=qrels,
+        fit_image=fit_image[fit_ok],
+        fit_text=fit_text,
+        fit_query=fit_query,
+        meta=meta,
+    )
+
+
+def _encode_texts(
+    encoder: Any, texts: list[str], batch_size: int, progress: bool, what: str
+) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, int(encoder.dim)), dtype=np.float32)
+    if progress:
+        print(f"encoding {len(texts)} {what}", flush=True)
+    vectors = encoder.encode_texts(texts, batch_size=batch_size, progress=progress)
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def _encode_optional_texts(
+    encoder: Any, texts: list[str | None], batch_size: int, progress: bool, what: str
+) -> np.ndarray:
+    """Vectors for the texts present; zero rows (ignored downstream) where a text is absent."""
+    present = [i for i, t in enumerate(texts) if t is not None]
+    vectors = _encode_texts(encoder, [texts[i] for i in present], batch_size, progress, what)
+    dim = vectors.shape[1] if vectors.ndim == 2 and len(present) else int(encoder.dim)
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if present:
+        out[present] = vectors
+    return out
+
+
+def _encode_images(
+    encoder: Any,
+    paths: Sequence[Path | None],
+    batch_size: int,
+    progress: bool,
+    cache: Any,
+    errors: list[ItemError],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors [len(paths), D] (zero rows where absent/failed) and a mask of the encoded ones."""
+    from mixsearch.encoders import encode_image_files
+
+    present = [i for i, p in enumerate(paths) if p is not None]
+    ok = np.zeros(len(paths), dtype=bool)
+    if progress:
+        print(f"encoding {len(present)} {what}", flush=True)
+    batch = encode_image_files(
+        encoder, [paths[i] for i in present], batch_size=batch_size, progress=progress, cache=cache
+    )
+    errors.extend(batch.errors)
+    dim = (
+        batch.vectors.shape[1]
+        if batch.vectors.ndim == 2 and batch.vectors.shape[1]
+        else encoder.dim
+    )
+    out = np.zeros((len(paths), dim), dtype=np.float32)
+    rows = np.array([present[i] for i in batch.indices], dtype=int)
+    if len(rows):
+        out[rows] = batch.vectors
+        ok[rows] = True
+    return out, ok

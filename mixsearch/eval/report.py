@@ -1,0 +1,175 @@
+"""Benchmark reports: one call writes a markdown table, the JSON results and a PNG chart.
+
+``results`` is the dict returned by `run_embeddings_benchmark`, `run_mixbench` or
+`run_upgrade_benchmark`: ``results["methods"][name]`` holds the metrics of each method (or
+``{"error": reason}``). Spreads are printed as ``value ± fit_sd`` with the query-bootstrap 95%
+interval in brackets; see `mixsearch.eval.embeddings` for what each means.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mixsearch.eval.metrics import MODALITY_LABELS
+
+REPORT_MD = "report.md"
+REPORT_JSON = "results.json"
+REPORT_PNG = "ndcg.png"
+
+
+def metric_names(k: int) -> list[str]:
+    return [f"ndcg@{k}", "recall@1", f"recall@{k}", "mrr"]
+
+
+def write_report(results: Mapping[str, Any], out_dir: str | Path, title: str) -> dict[str, Path]:
+    """Write ``report.md``, ``results.json`` and ``ndcg.png`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"markdown": out / REPORT_MD, "json": out / REPORT_JSON, "png": out / REPORT_PNG}
+    paths["markdown"].write_text(markdown_report(results, title), encoding="utf-8")
+    payload = {"title": title, **results}
+    paths["json"].write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    write_chart(results, paths["png"], title)
+    return paths
+
+
+def markdown_report(results: Mapping[str, Any], title: str) -> str:
+    """Methods side by side: overall metrics, per-modality nDCG, top-k modality shares."""
+    k = int(results.get("k", 10))
+    lines = [f"# {title}", "", _summary_line(results), ""]
+    lines += _overall_table(results, k) + [""]
+    lines += _modality_table(results, k) + [""]
+    lines += _share_table(results, k) + [""]
+    lines.append(
+        "Values: headline (alignment fitted on all fit pairs) ± sd over refits on random "
+        "subsets of the fit pairs, [95% bootstrap interval over test queries]."
+    )
+    failed = {m: r["error"] for m, r in results["methods"].items() if "error" in r}
+    for method, reason in failed.items():
+        lines.append(f"- `{method}` not run: {reason}")
+    errors = results.get("errors") or []
+    if errors:
+        lines += ["", f"{len(errors)} items skipped, e.g. " + _error_text(errors[0])]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_line(results: Mapping[str, Any]) -> str:
+    parts = [f"{results.get('n_queries', '?')} queries", f"{results.get('n_docs', '?')} documents"]
+    counts = results.get("doc_modality_counts")
+    if counts:
+        parts.append("(" + ", ".join(f"{v} {m}" for m, v in counts.items()) + ")")
+    if "n_fit_pairs" in results:
+        parts.append(f"{results['n_fit_pairs']} fit pairs")
+    if "alpha" in results:
+        parts.append(f"α = {results['alpha']}")
+    return ", ".join(parts) + "."
+
+
+def _ok_methods(results: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {m: r for m, r in results["methods"].items() if "error" not in r}
+
+
+def _overall_table(results: Mapping[str, Any], k: int) -> list[str]:
+    names = metric_names(k)
+    rows = ["| method | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for method, r in _ok_methods(results).items():
+        cells = [_cell(r, name) for name in names]
+        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _cell(r: Mapping[str, Any], name: str) -> str:
+    text = f"{r[name]:.3f}"
+    sd = r.get("fit_sd", {}).get(name)
+    if sd:
+        text += f" ± {sd:.3f}"
+    ci = r.get("ci95", {}).get(name)
+    if ci:
+        text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
+
+
+def _modality_table(results: Mapping[str, Any], k: int) -> list[str]:
+    name = f"ndcg@{k}"
+    header = " | ".join(f"{name} {m} docs" for m in MODALITY_LABELS)
+    rows = [f"| method | {header} |", "|---" * (len(MODALITY_LABELS) + 1) + "|"]
+    for method, r in _ok_methods(results).items():
+        groups = r.get("by_modality", {})
+        cells = [
+            f"{groups[m][name]:.3f} (n={groups[m]['n_queries']})"
+            if groups.get(m, {}).get("n_queries")
+            else "–"
+            for m in MODALITY_LABELS
+        ]
+        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _share_table(results: Mapping[str, Any], k: int) -> list[str]:
+    key = f"top{k}_share"
+    header = " | ".join(f"top-{k} share {m}" for m in MODALITY_LABELS)
+    rows = [f"| method | {header} |", "|---" * (len(MODALITY_LABELS) + 1) + "|"]
+    for method, r in _ok_methods(results).items():
+        shares = r.get(key, {})
+        cells = [f"{shares.get(m, 0.0):.1%}" for m in MODALITY_LABELS]
+        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def write_chart(results: Mapping[str, Any], path: Path, title: str) -> None:
+    """Grouped bars: nDCG@k overall and per relevant-document modality, one group per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a display
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    k = int(results.get("k", 10))
+    name = f"ndcg@{k}"
+    methods = _ok_methods(results)
+    series = ["all", *MODALITY_LABELS]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(methods) + 2), 3.6))
+    x = np.arange(len(methods))
+    width = 0.8 / len(series)
+    for j, group in enumerate(series):
+        values = [_group_value(r, group, name) for r in methods.values()]
+        errs = [
+            r.get("fit_sd", {}).get(name, 0.0) if group == "all" else 0.0 for r in methods.values()
+        ]
+        ax.bar(x + (j - (len(series) - 1) / 2) * width, values, width, yerr=errs, label=group)
+    ax.set_xticks(x, list(methods))
+    ax.set_ylabel(f"nDCG@{k}")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(title="relevant doc", fontsize=8, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _group_value(r: Mapping[str, Any], group: str, name: str) -> float:
+    if group == "all":
+        return float(r[name])
+    entry = r.get("by_modality", {}).get(group, {})
+    return float(entry.get(name, 0.0)) if entry.get("n_queries") else 0.0
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, Mapping):
+        return f"{error.get('item')}: {error.get('reason')}"
+    return str(error)
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    return str(obj)
