@@ -1,0 +1,166 @@
+"""The contract every encoder implements, plus helpers shared by the concrete encoders.
+
+An encoder maps texts (and, for dual encoders, images) into one float32, L2-normalised vector
+space. Its ``fingerprint()`` identifies the exact weights and preprocessing, so vectors from two
+encoders are only ever mixed (in the store, in the embedding cache) when their fingerprints agree.
+
+Image encoders also expose the two halves of ``encode_images`` separately —
+``preprocess(img) -> tensor`` and ``encode_image_tensors(batch)`` — so the file pipeline can
+decode and preprocess in a worker while the model runs the forward pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mixsearch.errors import MixsearchError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+TEXT = "text"
+IMAGE = "image"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the engine, the pipeline and the cache rely on."""
+
+    name: str
+    dim: int
+    modalities: frozenset[str]
+
+    def fingerprint(self) -> dict[str, Any]: ...
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray: ...
+
+    def encode_images(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ImageEncoder(Encoder, Protocol):
+    """An encoder with images whose preprocessing can run apart from its forward pass."""
+
+    #: JPEG files may be decoded at reduced DCT scale down to this size (shorter side) before
+    #: preprocessing: the preprocess resizes to about this size anyway, and it makes decoding
+    #: several times cheaper.
+    draft_size: int | None
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor: ...
+
+    def encode_image_tensors(
+        self, batch: torch.Tensor, *, normalize: bool = True
+    ) -> np.ndarray: ...
+
+
+def fingerprint_id(encoder: Encoder) -> str:
+    """16 hex digits identifying the encoder's weights, preprocessing and output space."""
+    canonical = json.dumps(encoder.fingerprint(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def supports_images(encoder: Encoder) -> bool:
+    return IMAGE in encoder.modalities
+
+
+class TextOnlyMixin:
+    """Gives text-only encoders the image half of the protocol: a clear refusal."""
+
+    name: str
+
+    def encode_images(
+        self,
+        images: Sequence[Any],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        raise MixsearchError(
+            f"encoder {self.name!r} is text-only and cannot encode images; "
+            "use a dual encoder such as 'offline-default' or an 'openclip:...' model"
+        )
+
+
+# Hashing a 100 MB checkpoint takes a noticeable fraction of a second; an encoder is constructed
+# many times per process in tests and benchmarks, so keep one hash per (path, mtime, size).
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Streaming sha256 of a file, cached per process by path, mtime and size."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    cached = _FILE_HASHES.get(key)
+    if cached is None:
+        digest = hashlib.sha256()
+        with open(resolved, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        cached = _FILE_HASHES[key] = digest.hexdigest()
+    return cached
+
+
+def finish_vectors(vectors: np.ndarray, normalize: bool) -> np.ndarray:
+    """float32 output, row-normalised when asked (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if normalize:
+        norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+        vectors = vectors / np.maximum(norms, 1e-12)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def empty_vectors(dim: int) -> np.ndarray:
+    return np.zeros((0, dim), dtype=np.float32)
+
+
+def resolve_device(device: str) -> str:
+    """'auto' → 'cuda' when a GPU is usable, else 'cpu'; 'cuda' without a GPU is an error."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MixsearchError(
+            f"device {device!r} requested but no CUDA GPU is available; use --device cpu"
+        )
+    if device != "cpu" and not device.startswith("cuda"):
+        raise MixsearchError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return device
+
+
+def batches(items: Sequence[Any], batch_size: int) -> list[Sequence[Any]]:
+    if batch_size < 1:
+        raise MixsearchError(f"batch size must be at least 1, got {batch_size}")
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm bar when enabled; otherwise an object with the same update/close methods."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="item")

@@ -1,0 +1,138 @@
+"""Build an encoder from a name (``--encoder``) or from a TOML ``[encoder]`` table.
+
+Names:
+  offline-default                      MiniLM text + EfficientNet-lite0 ConSE images (packaged)
+  minilm-l6                            all-MiniLM-L6-v2, text only (packaged)
+  minilm-l3-onnx                       paraphrase-MiniLM-L3-v2 via onnxruntime, text only
+  openclip:ARCH/TAG                    e.g. openclip:ViT-B-32/laion2b_s34b_b79k (downloads)
+  openclip:hf-hub:org/repo             a hub repository in open_clip layout
+  openclip:local-dir:/folder           open_clip_config.json + open_clip_model.safetensors
+  openclip:ARCH@/path/checkpoint       a local .safetensors / .pt / .bin checkpoint
+
+TOML form::
+
+  [encoder]
+  name = "offline-default"   # or kind = "openclip", model = "ViT-B-32", pretrained = "TAG|PATH"
+  device = "auto"            # auto | cpu | cuda
+  precision = "fp32"         # openclip on CUDA: fp16 | bf16
+  batch_size = 64
+  topk = 50                  # offline-default: ImageNet classes mixed per image
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mixsearch.encoders.base import Encoder, resolve_device
+from mixsearch.errors import MixsearchError
+
+OFFLINE_DEFAULT = "offline-default"
+MINILM_L6 = "minilm-l6"
+MINILM_L3_ONNX = "minilm-l3-onnx"
+OPENCLIP_PREFIX = "openclip:"
+
+VALID_FORMS = (
+    "offline-default, minilm-l6, minilm-l3-onnx, openclip:ARCH/TAG, openclip:hf-hub:org/repo, "
+    "openclip:local-dir:/folder, openclip:ARCH@/path/checkpoint.safetensors"
+)
+_CONFIG_KEYS = {"name", "kind", "model", "pretrained", "device", "precision", "batch_size", "topk"}
+
+
+def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> Encoder:
+    """An encoder for a name or an ``[encoder]`` config table; MixsearchError when unknown."""
+    if isinstance(spec, Mapping):
+        return _from_config(spec, device)
+    if not isinstance(spec, str) or not spec.strip():
+        raise MixsearchError(f"encoder spec must be a non-empty name; valid forms: {VALID_FORMS}")
+    return _from_name(spec.strip(), device=device, options={})
+
+
+def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``[encoder]`` table of a TOML file (or the whole file when it has no such table)."""
+    config_path = Path(path)
+    try:
+        with open(config_path, "rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise MixsearchError(f"encoder config not found: {config_path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise MixsearchError(f"{config_path}: invalid TOML ({err})") from None
+    table = document.get("encoder", document)
+    if not isinstance(table, dict):
+        raise MixsearchError(f"{config_path}: [encoder] must be a table")
+    return table
+
+
+def _from_config(config: Mapping[str, Any], device: str) -> Encoder:
+    unknown = set(config) - _CONFIG_KEYS
+    if unknown:
+        raise MixsearchError(
+            f"unknown [encoder] keys {sorted(unknown)}; allowed: {', '.join(sorted(_CONFIG_KEYS))}"
+        )
+    # An explicit device argument (e.g. --device) beats the file; the file beats "auto".
+    chosen_device = device if device != "auto" else str(config.get("device", "auto"))
+    options = {k: config[k] for k in ("precision", "batch_size", "topk") if k in config}
+    return _from_name(_config_name(config), device=chosen_device, options=options)
+
+
+def _config_name(config: Mapping[str, Any]) -> str:
+    kind = str(config.get("kind", "")).lower()
+    if kind == "openclip" or (not kind and "model" in config and "name" not in config):
+        return _openclip_name(config)
+    if kind in ("offline", "offline-default"):
+        return OFFLINE_DEFAULT
+    if "name" in config:
+        return str(config["name"])
+    raise MixsearchError(
+        f'[encoder] needs name = ... or kind = "openclip"; valid names: {VALID_FORMS}'
+    )
+
+
+def _openclip_name(config: Mapping[str, Any]) -> str:
+    model = str(config.get("model", "")).strip()
+    if not model:
+        raise MixsearchError('[encoder] kind = "openclip" needs model = "ARCH" (e.g. "ViT-B-32")')
+    pretrained = config.get("pretrained")
+    if model.startswith(("hf-hub:", "local-dir:")) or pretrained is None:
+        return OPENCLIP_PREFIX + model
+    pretrained = str(pretrained)
+    looks_like_path = os.sep in pretrained or pretrained.endswith(
+        (".safetensors", ".pt", ".pth", ".bin")
+    )
+    return f"{OPENCLIP_PREFIX}{model}{'@' if looks_like_path else '/'}{pretrained}"
+
+
+def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
+    batch = {"batch_size": int(options["batch_size"])} if "batch_size" in options else {}
+    if name.startswith(OPENCLIP_PREFIX):
+        from mixsearch.encoders.openclip import OpenClipEncoder
+
+        precision = str(options.get("precision", "fp32"))
+        return OpenClipEncoder(name, device=device, precision=precision, **batch)
+    if name not in (OFFLINE_DEFAULT, MINILM_L6, MINILM_L3_ONNX):
+        raise MixsearchError(f"unknown encoder {name!r}; valid forms: {VALID_FORMS}")
+    _reject_options(
+        name, options, {"batch_size", "topk"} if name == OFFLINE_DEFAULT else {"batch_size"}
+    )
+    if name == OFFLINE_DEFAULT:
+        from mixsearch.encoders.offline import DEFAULT_TOPK, OfflineDefaultEncoder
+
+        topk = int(options.get("topk", DEFAULT_TOPK))
+        return OfflineDefaultEncoder(device=resolve_device(device), topk=topk, **batch)
+    if name == MINILM_L6:
+        from mixsearch.encoders.offline import MiniLMEncoder
+
+        return MiniLMEncoder(device=resolve_device(device), **batch)
+    from mixsearch.encoders.offline import MiniLMOnnxEncoder
+
+    return MiniLMOnnxEncoder(**batch)
+
+
+def _reject_options(name: str, options: Mapping[str, Any], allowed: set[str]) -> None:
+    extra = set(options) - allowed
+    if extra:
+        raise MixsearchError(f"encoder {name!r} does not take {', '.join(sorted(extra))}")

