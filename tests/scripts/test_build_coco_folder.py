@@ -1,0 +1,31 @@
+"""coco-mini-as-folder: the folder and JSONL readers see the documents the queries point at."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from builder_helpers import load_script, read_jsonl
+from test_build_coco_mini import fake_coco
+
+from mixsearch.corpus import read_corpus
+
+folder = load_script("build_coco_folder")
+
+
+def test_folder_and_jsonl_match_the_queries(tmp_path):
+    src = fake_coco(tmp_path / "src", n=9, broken={4})
+    result = folder.build(src, tmp_path / "out", limit=6, seed=0)
+    assert result["documents"] == 6
+    assert result["modalities"] == {"text": 2, "image": 2, "image+text": 2}
+    assert result["problems"] == ["images/000000000004.jpg: image file not found, skipped"]
+    from_folder = read_corpus(tmp_path / "out" / "corpus")
+    from_jsonl = read_corpus(tmp_path / "out" / "corpus.jsonl")
+    assert not from_folder.errors and not from_jsonl.errors
+    assert Counter(d.modality.label for d in from_folder.documents) == Counter(
+        d.modality.label for d in from_jsonl.documents
+    )
+    folder_docs = {d.id: d for d in from_folder.documents}
+    for query in read_jsonl(tmp_path / "out" / "queries.jsonl"):
+        doc = folder_docs[query["folder_id"]]
+        assert query["query"] != doc.text  # another caption of the same photo
+    assert all(p.is_symlink() for p in (tmp_path / "out" / "corpus").glob("*.jpg"))
