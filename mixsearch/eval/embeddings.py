@@ -361,24 +361,14 @@ def rank_with_store(
         )
         for i in doc_indices
     ]
+    vectors = np.ascontiguousarray(doc_vectors, dtype=np.float32)
+    queries = np.ascontiguousarray(query_vecs, dtype=np.float32)
     with tempfile.TemporaryDirectory(prefix="mixsearch-bench-") as tmp:
-        store = Store.create(
-            Path(tmp) / "store", dim=doc_vectors.shape[1], index_spec="Flat", extra={}
-        )
-        try:
-            store.add(records, np.ascontiguousarray(doc_vectors, dtype=np.float32))
-            hits = rank(
-                store, np.ascontiguousarray(query_vecs, dtype=np.float32), min(depth, len(records))
-            )
-        finally:
-            _close(store)
+        path = Path(tmp) / "store"
+        with Store.create(path, dim=int(vectors.shape[1]), index_spec="Flat", extra={}) as store:
+            store.add(records, vectors)
+            hits = rank(store, queries, min(depth, len(records)))
     return [[int(h.doc_id) for h in row] for row in hits]
-
-
-def _close(store: Any) -> None:
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,11 +448,21 @@ def _evaluate_method(
 ) -> dict[str, Any]:
     emb = ctx.emb
     try:
+        check_shared_space(method, emb.fit_image.shape[1], emb.fit_text.shape[1])
         headline = _run_once(ctx, method, emb.fit_image, emb.fit_text, emb.fit_query)
         refits = _refit_runs(ctx, method, splits, fit_fraction, seed)
     except (MixsearchError, ValueError) as err:
         return {"error": " ".join(str(err).split())}
     return summarize_runs(headline, refits, ctx.k, bootstrap, seed)
+
+
+def check_shared_space(method: str, source_dim: int, target_dim: int) -> None:
+    """``none`` and ``center`` compare coordinates one to one: only meaningful in one space."""
+    if method in ("none", "center") and source_dim != target_dim:
+        raise MixsearchError(
+            f"image vectors are {source_dim}-d and text vectors {target_dim}-d; {method!r} "
+            "needs one shared space (use procrustes, lstsq or auto)"
+        )
 
 
 def _refit_runs(

@@ -84,7 +84,7 @@ def _overall_table(results: Mapping[str, Any], k: int) -> list[str]:
 def _cell(r: Mapping[str, Any], name: str) -> str:
     text = f"{r[name]:.3f}"
     sd = r.get("fit_sd", {}).get(name)
-    if sd:
+    if sd is not None and r.get("n_refits"):
         text += f" ± {sd:.3f}"
     ci = r.get("ci95", {}).get(name)
     if ci:

@@ -25,6 +25,7 @@ from mixsearch.documents import Modality
 from mixsearch.errors import MixsearchError
 from mixsearch.eval.embeddings import (
     DEFAULT_DEPTH,
+    check_shared_space,
     evaluate_run,
     rank_with_store,
     summarize_runs,
@@ -141,6 +142,7 @@ def _evaluate(
                 )
             headline = ctx.run(l2_normalize(ctx.docs_a), l2_normalize(queries_b))
             return summarize_runs(headline, [], ctx.k, bootstrap, seed)
+        check_shared_space(method, fit_b.shape[1], fit_a.shape[1])
         headline = ctx.run_aligned(method, queries_b, fit_b, fit_a)
         refits = []
         for s in range(splits if splits > 1 else 0):
