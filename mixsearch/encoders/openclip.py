@@ -133,7 +133,9 @@ class OpenClipEncoder:
         self.precision = _check_precision(precision, self.device)
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
-        self.model, self.image_transform, self.tokenizer = _load(self.parsed, self.device)
+        self.model, self.image_transform, self.tokenizer, self.weights_file = _load(
+            self.parsed, self.device
+        )
         image_size = getattr(self.model.visual, "image_size", 224)
         side = image_size[0] if isinstance(image_size, (tuple, list)) else image_size
         self.draft_size: int | None = int(side)
@@ -141,22 +143,26 @@ class OpenClipEncoder:
         self._weights_sha256: str | None = None
 
     def fingerprint(self) -> dict[str, Any]:
-        # Precision and device are left out on purpose: fp16-on-GPU vectors must stay
-        # comparable with fp32-on-CPU ones for the same weights.
+        # Identify weights and preprocessing, not where they were loaded from: a moved or copied
+        # checkpoint keeps its fingerprint. Precision and device are left out on purpose too:
+        # fp16-on-GPU vectors must stay comparable with fp32-on-CPU ones for the same weights.
         return {
-            "name": self.name,
-            "model": self.parsed.model_name,
-            "pretrained": self.parsed.pretrained
-            if self.parsed.weights_file is None
-            else Path(self.parsed.pretrained or self.parsed.weights_file).name,
+            "kind": "openclip",
+            "architecture": self._architecture(),
             "weights_sha256": self.weights_sha256(),
             "preprocessing": repr(self.image_transform),
             "dim": self.dim,
         }
 
+    def _architecture(self) -> str:
+        if self.parsed.model_name.startswith(LOCAL_DIR):
+            config = Path(self.parsed.model_name[len(LOCAL_DIR) :]) / "open_clip_config.json"
+            return "local-dir config sha256 " + file_sha256(config)[:16]
+        return self.parsed.model_name
+
     def weights_sha256(self) -> str:
         if self._weights_sha256 is None:
-            weights = self.parsed.weights_file or _locate_downloaded_weights(self.parsed)
+            weights = self.weights_file or _locate_downloaded_weights(self.parsed)
             self._weights_sha256 = (
                 file_sha256(weights) if weights is not None else _state_dict_sha256(self.model)
             )
@@ -237,12 +243,17 @@ def _check_precision(precision: str, device: str) -> str:
     return precision
 
 
-def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any]:
-    """(model in eval mode on device, eval image transform, tokenizer) or one clear error."""
+def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any, Path | None]:
+    """(model in eval mode on device, eval image transform, tokenizer, weights file if known).
+
+    A pretrained tag's weights are fetched *before* the model is built, so an offline machine
+    fails in a moment instead of after building a large random-initialised model.
+    """
     import open_clip
 
     _check_known_architecture(parsed)
     try:
+        weights = parsed.weights_file or _fetch_tag_weights(parsed)
         model, _, transform = open_clip.create_model_and_transforms(
             parsed.model_name, pretrained=parsed.pretrained, device=device
         )
@@ -251,7 +262,17 @@ def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any]:
         raise
     except Exception as err:  # network, hub, file and state-dict errors come in many types
         raise MixsearchError(_load_failure(parsed, err)) from None
-    return model.eval(), transform, tokenizer
+    return model.eval(), transform, tokenizer, weights
+
+
+def _fetch_tag_weights(parsed: OpenClipSpec) -> Path | None:
+    import open_clip
+
+    if parsed.pretrained is None or parsed.model_name.startswith((LOCAL_DIR, HF_HUB)):
+        return None
+    cfg = open_clip.get_pretrained_cfg(parsed.model_name, parsed.pretrained)
+    path = open_clip.download_pretrained(cfg) if cfg else ""
+    return Path(path) if path else None
 
 
 def _check_known_architecture(parsed: OpenClipSpec) -> None:
@@ -274,32 +295,33 @@ def _check_known_architecture(parsed: OpenClipSpec) -> None:
 
 
 def _load_failure(parsed: OpenClipSpec, err: Exception) -> str:
-    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    detail = _first_sentence(err)
     if parsed.weights_file is not None:
-        return f"cannot load {parsed.name!r} from {parsed.weights_file}: {detail[:300]}"
-    return f"cannot fetch the weights for {parsed.name!r} ({detail[:200]}); {OFFLINE_REMEDY}"
+        return f"cannot load {parsed.name!r} from {parsed.weights_file}: {detail}"
+    return f"cannot fetch the weights for {parsed.name!r} ({detail}); {OFFLINE_REMEDY}"
+
+
+def _first_sentence(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    if not text:
+        return type(err).__name__
+    return text.split(". ")[0][:160]
 
 
 def _locate_downloaded_weights(parsed: OpenClipSpec) -> Path | None:
-    """The cached download open_clip loaded from, without touching the network."""
-    try:
-        if parsed.model_name.startswith(HF_HUB):
-            from huggingface_hub import hf_hub_download
-
-            repo = parsed.model_name[len(HF_HUB) :]
-            for filename in _WEIGHT_FILES:
-                try:
-                    return Path(hf_hub_download(repo, filename, local_files_only=True))
-                except Exception:  # try the next layout
-                    continue
-            return None
-        import open_clip
-
-        cfg = open_clip.get_pretrained_cfg(parsed.model_name, parsed.pretrained or "")
-        if cfg and cfg.get("file"):
-            return Path(cfg["file"])
-    except Exception:  # unknown layout: fall back to hashing the loaded state
+    """The cached hub download open_clip loaded from, without touching the network."""
+    if not parsed.model_name.startswith(HF_HUB):
         return None
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        return None
+    repo = parsed.model_name[len(HF_HUB) :]
+    for filename in _WEIGHT_FILES:
+        try:
+            return Path(hf_hub_download(repo, filename, local_files_only=True))
+        except Exception:  # not in the cache under this name: try the next layout
+            continue
     return None
 
 
