@@ -142,9 +142,9 @@ def write_chart(results: Mapping[str, Any], path: Path, title: str) -> None:
         ax.bar(x + (j - (len(series) - 1) / 2) * width, values, width, yerr=errs, label=group)
     ax.set_xticks(x, list(methods))
     ax.set_ylabel(f"nDCG@{k}")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.18)  # headroom for the legend above the bars
     ax.set_title(title, fontsize=10)
-    ax.legend(title="relevant doc", fontsize=8, ncols=2)
+    ax.legend(title="relevant doc", fontsize=8, ncols=4, loc="upper center", title_fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
