@@ -34,6 +34,7 @@ from mixsearch.fusion import DEFAULT_ALPHA, document_vectors, l2_normalize, quer
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
+    from mixsearch.encoders import EmbeddingCache
     from mixsearch.encoders.base import Encoder
     from mixsearch.rank import Hit
     from mixsearch.store import Store
@@ -204,11 +205,13 @@ class Engine:
         *,
         progress: bool = False,
         commit_every: int = COMMIT_EVERY,
-        cache: Any = None,
+        cache: EmbeddingCache | bool = True,
     ) -> AddReport:
         """Encode and store documents. Ids already stored with the same content are skipped,
-        with different content updated. Each batch of ``commit_every`` is one crash-safe commit."""
+        with different content updated. Each batch of ``commit_every`` is one crash-safe commit.
+        ``cache``: the on-disk embedding cache (True: the default one, False: none)."""
         report = AddReport()
+        cache = _embedding_cache(cache)
         docs = self._dedupe(list(documents), report)
         if not docs:
             return report
@@ -409,7 +412,7 @@ class Engine:
         return fresh
 
     def _encode(
-        self, docs: list[Document], report: AddReport, progress: bool, cache: Any
+        self, docs: list[Document], report: AddReport, progress: bool, cache: EmbeddingCache | None
     ) -> tuple[np.ndarray | None, np.ndarray | None, list[Document]]:
         """Text and image vectors row-aligned with the returned documents (failed images dropped)."""
         from mixsearch.encoders import encode_image_files, encode_texts_cached
@@ -484,16 +487,19 @@ class Engine:
             extra["encoder_fingerprint"] = fingerprint_id(self.encoder)
             extra["encoder_fingerprint_detail"] = self.encoder.fingerprint()
         alignment = self.alignment
-        if alignment is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            alignment.save(self.path / ALIGNMENT_DIR)
-            extra["alignment_fingerprint"] = alignment.fingerprint
-            extra["alignment_file"] = ALIGNMENT_DIR
-            extra["alignment_method"] = alignment.method
-        else:
-            extra["alignment_fingerprint"] = None
         extra["alignment_origin"] = self._alignment_origin or ("given" if alignment else "none")
+        extra["alignment_fingerprint"] = None
         self._store = Store.create(self.path, dim=dim, index_spec=self._index, extra=extra)
+        if alignment is not None:
+            # Saved first, recorded second: the manifest never names a file that is not there.
+            alignment.save(self.path / ALIGNMENT_DIR)
+            self._store.update_extra(
+                {
+                    "alignment_fingerprint": alignment.fingerprint,
+                    "alignment_file": ALIGNMENT_DIR,
+                    "alignment_method": alignment.method,
+                }
+            )
 
     def _commit(
         self, records: list[DocRecord], vectors: np.ndarray, report: AddReport, every: int, progress: bool
@@ -554,6 +560,14 @@ def content_hash(doc: Document) -> str:
         except OSError:
             digest.update(str(doc.image).encode())
     return digest.hexdigest()
+
+
+def _embedding_cache(cache: EmbeddingCache | bool) -> EmbeddingCache | None:
+    if cache is True:
+        from mixsearch.encoders import EmbeddingCache, default_cache_dir
+
+        return EmbeddingCache(default_cache_dir())
+    return cache or None
 
 
 def _record(doc: Document) -> DocRecord:
