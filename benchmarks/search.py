@@ -22,10 +22,8 @@ engine/raw p50 ratio ≤ 1.10 at k=10; an ANN index with recall@10 ≥ 0.95 at �
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
 import math
-import pstats
 import shutil
 import sys
 import tempfile
@@ -44,6 +42,10 @@ K = 10
 TARGET_RECALL = 0.95
 RATIO_GOAL = 1.10
 SPEEDUP_GOAL = 20.0
+# A single query uses one FAISS thread anyway (FAISS parallelises over queries); pinning OpenMP
+# to one thread for batch-1 timing avoids its barrier spinning on a shared, oversubscribed machine.
+LATENCY_THREADS = 1
+LOAD_COMMIT_ROWS = 200_000  # documents per store commit while loading (bounds memory)
 
 
 # ---------------------------------------------------------------------- arguments
@@ -99,57 +101,98 @@ def expand_spec(spec: str, n: int) -> str:
 
 # ---------------------------------------------------------------------- engine access
 class Target:
-    """One index under test: the engine's search call and the raw FAISS call on its index."""
+    """The index under test: the engine's search call and the raw FAISS call on its index.
 
-    def __init__(self, spec: str, dim: int, workdir: Path, use_engine: bool) -> None:
-        self.requested = spec
+    With the engine, the documents are loaded once (``add_vectors``: SQLite rows + a Flat index)
+    and each index type is then built by the store's own rebuild from the stored rows, so a 1M
+    corpus is written to SQLite only once. Without it (``--no-engine``) the index is built with
+    the store's `build_index` from the vectors in memory.
+    """
+
+    def __init__(self, dim: int, workdir: Path, use_engine: bool) -> None:
         self.dim = dim
-        self.dir = workdir / ("store_" + "".join(ch if ch.isalnum() else "_" for ch in spec))
+        self.dir = workdir / "store"
         self.use_engine = use_engine
         self.engine: Any = None
         self.index: Any = None
         self.params: dict[str, Any] = {}
-        self.spec = spec
+        self.search_parameters: Any = None
+        self.spec = ""
+        self.alignment = "none"
 
-    def build(self, vectors: np.ndarray, modality: np.ndarray) -> float:
-        """Seconds to make the index searchable (engine: FAISS train/add and SQLite rows)."""
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
+    def load(self, vectors: np.ndarray, modality: np.ndarray) -> dict[str, float]:
+        """Load all documents into a fresh engine (Flat index); seconds spent."""
+        from mixsearch.align import Alignment
+        from mixsearch.engine import Engine
+        from mixsearch.errors import MixsearchError
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+        # An identity alignment still runs the engine's query-side transform (float64 centring),
+        # so its cost is part of what is measured, while recall stays comparable to exact search.
+        try:
+            self.engine = Engine.create(
+                self.dir,
+                encoder=None,
+                dim=self.dim,
+                index="Flat",
+                alignment=Alignment.identity(self.dim),
+            )
+            self.alignment = "identity (query-side transform runs)"
+        except MixsearchError as err:
+            C.log(f"engine refused an identity alignment ({err}); measuring without one")
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.engine = Engine.create(
+                self.dir, encoder=None, dim=self.dim, index="Flat", alignment=None
+            )
+            self.alignment = f"none (engine refused identity: {err})"
+        ids = [f"d{i}" for i in range(len(vectors))]
+        t0 = time.perf_counter()
+        report = self.engine.add_vectors(ids, vectors, modality, commit_every=LOAD_COMMIT_ROWS)
+        return {
+            "load_s": time.perf_counter() - t0,
+            **{f"load_{k}_s": v for k, v in report.timings.items()},
+        }
+
+    def build(self, spec: str, vectors: np.ndarray | None) -> float:
+        """Seconds to make ``spec`` the searchable index (train + add)."""
         t0 = time.perf_counter()
         if self.use_engine:
-            from mixsearch.engine import Engine
-
-            self.engine = Engine.create(
-                self.dir, encoder=None, dim=self.dim, index=self.requested, alignment=None
-            )
-            ids = [f"d{i}" for i in range(len(vectors))]
-            self.engine.add_vectors(ids, vectors, modality)
-            self.index = faiss_index_of(self.engine.store)
-            self.spec = resolved_spec(self.engine.store, self.requested)
+            rebuild_store_index(self.engine.store, spec)
+            self.index = self.engine.store.index
+            self.spec = self.engine.store.manifest["index_spec"]["resolved"]
         else:
-            self.index = build_raw_index(self.requested, vectors)
+            from mixsearch.store import index_spec as spec_mod
+
+            assert vectors is not None
+            self.spec = spec_mod.resolve_spec(
+                spec, len(vectors), self.dim, spec_mod.DEFAULT_MEMORY_BUDGET
+            )
+            self.index = spec_mod.build_index(self.spec, self.dim, vectors).index
+            self.index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
         return time.perf_counter() - t0
 
-    def tune(self, n_docs: int) -> dict[str, Any]:
-        if self.spec.startswith("Flat") or self.spec.startswith("IndexFlat"):
-            return {}
+    def tune(self) -> dict[str, Any]:
+        """Search parameters for recall@10 ≥ TARGET_RECALL, by the project's own tuner."""
+        from mixsearch.store import index_spec as spec_mod
+
+        self.params = {}
+        info: dict[str, Any] = {}
         if self.use_engine:
             from mixsearch.tune import tune_search_params
 
-            result = tune_search_params(self.engine.store, target_recall=TARGET_RECALL, k=K)
-            params = dict(result.get("params", result)) if isinstance(result, dict) else {}
-            params = {k: v for k, v in params.items() if isinstance(v, int | float)}
+            info = tune_search_params(self.engine.store, target_recall=TARGET_RECALL, k=K)
+            self.params = dict(info["params"])
         else:
-            params = {}
-        self.params = params
-        apply_params(self.index, params)
-        return params
+            self.params = spec_mod.default_search_params(self.index)
+        self.search_parameters = spec_mod.faiss_search_parameters(self.index, self.params, K, None)
+        return {k: v for k, v in info.items() if k != "curve"}
 
     def raw(self, q: np.ndarray) -> np.ndarray:
-        return self.index.search(q, K)[1]
+        """The raw FAISS call: ``index.search`` with the same search parameters object."""
+        return self.index.search(q, K, params=self.search_parameters)[1]
 
     def engine_search(self, q: np.ndarray) -> list[list[Any]]:
-        return self.engine.search_vectors(q, K, params=self.params or None)
+        return self.engine.search_vectors(q, K)
 
     def memory_bytes(self) -> int:
         import faiss
@@ -165,42 +208,20 @@ class Target:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def faiss_index_of(store: Any) -> Any:
-    """The FAISS index object behind a store (the raw call times ``index.search`` directly)."""
-    for name in ("index", "_index", "faiss_index"):
-        index = getattr(store, name, None)
-        if index is not None and hasattr(index, "search"):
-            return index
-    raise RuntimeError("cannot find the store's FAISS index (looked for .index, ._index)")
+def rebuild_store_index(store: Any, spec: str) -> None:
+    """Switch a loaded store to another index spec and rebuild the index from its stored rows.
 
+    The store has no public "change the index spec" call (``compact`` rebuilds with the spec the
+    store was created with, then VACUUMs 2 GB of SQLite at 1M docs), so the benchmark sets the
+    requested spec in the store's meta table and runs the same rebuild ``compact`` runs.
+    """
+    from mixsearch.store import db
 
-def resolved_spec(store: Any, requested: str) -> str:
-    manifest = getattr(store, "manifest", {}) or {}
-    for key in ("index_spec", "resolved_index_spec", "index"):
-        value = manifest.get(key)
-        if isinstance(value, str) and value != "auto":
-            return value
-    return requested
-
-
-def build_raw_index(spec: str, vectors: np.ndarray) -> Any:
-    import faiss
-
-    if spec == "auto":
-        raise SystemExit("--no-engine cannot resolve 'auto' (that is the store's rule)")
-    index = faiss.index_factory(vectors.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
-    if not index.is_trained:
-        index.train(vectors[:: max(1, len(vectors) // 200_000)])
-    index.add(vectors)
-    return index
-
-
-def apply_params(index: Any, params: dict[str, Any]) -> None:
-    import faiss
-
-    if params:
-        text = ",".join(f"{k}={v}" for k, v in params.items())
-        faiss.ParameterSpace().set_index_parameters(index, text)
+    with store._writing():
+        with store._transaction():
+            db.write_meta(store._conn, {"index_spec_requested": spec})
+        store._meta["index_spec_requested"] = spec
+        store._rebuild()
 
 
 def hit_ids(results: list[list[Any]]) -> np.ndarray:
@@ -208,7 +229,7 @@ def hit_ids(results: list[list[Any]]) -> np.ndarray:
     out = np.full((len(results), K), -1, dtype=np.int64)
     for row, hits in enumerate(results):
         for col, hit in enumerate(hits[:K]):
-            out[row, col] = int(str(getattr(hit, "doc_id", hit)).lstrip("d"))
+            out[row, col] = int(str(hit.doc_id)[1:])
     return out
 
 
@@ -245,80 +266,104 @@ def latency_summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
-STAGES = (
-    ("faiss", ("swigfaiss", "faiss/")),
-    ("sqlite", ("sqlite3",)),
-    ("align+normalise", ("fusion.py", "align/", "linalg")),
-    ("numpy", ("numpy",)),
-    ("rank", ("rank.py",)),
-    ("store (python)", ("store/",)),
-    ("engine (python)", ("engine.py",)),
-)
+def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
+    """Median µs per batch-1 query of each stage of the engine's search, timed piece by piece.
 
+    The pieces are the calls `Engine.search_vectors` makes, in order: the alignment's query-side
+    transform + normalise (`fusion.query_vectors`), candidate generation (`rank.top_k`, which
+    wraps the FAISS call), the SQLite record lookup, and `Hit` construction (`rank.hits_for`
+    given the records already fetched). ``faiss_raw`` is the bare ``index.search`` for comparison.
+    """
+    from mixsearch.fusion import query_vectors
+    from mixsearch.rank import hits_for, top_k
 
-def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, Any]:
-    """cProfile the engine's batch-1 calls; own time per stage, in µs per query."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for q in queries:
-        target.engine_search(q[None])
-    profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    per_stage: dict[str, float] = {}
-    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.items():
-        where = f"{filename}:{func}"
-        stage = next((s for s, keys in STAGES if any(k in where for k in keys)), "other python")
-        per_stage[stage] = per_stage.get(stage, 0.0) + tottime
-    n = max(len(queries), 1)
-    us = {k: round(v / n * 1e6, 1) for k, v in sorted(per_stage.items(), key=lambda kv: -kv[1])}
-    top = pstats.Stats(profiler).sort_stats("tottime")
-    top_rows = []
-    for (filename, line, func), (_cc, ncalls, tottime, _ct, _c) in list(
-        sorted(top.stats.items(), key=lambda kv: -kv[1][2])  # type: ignore[attr-defined]
-    )[:12]:
-        top_rows.append(
-            {
-                "function": f"{Path(filename).name}:{line}:{func}",
-                "calls_per_query": ncalls / n,
-                "us_per_query": round(tottime / n * 1e6, 1),
-            }
+    store, alignment = target.engine.store, target.engine.alignment
+    stages: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "align+normalise",
+            "top_k (FAISS + wrapper)",
+            "faiss_raw",
+            "sqlite_lookup",
+            "hit_construction",
+            "engine_total",
         )
-    return {
-        "us_per_query_by_stage": us,
-        "top_functions": top_rows,
-        "note": "cProfile adds overhead per Python call; compare stages, not totals",
     }
+    for q in queries:
+        one = q[None]
+        t0 = time.perf_counter()
+        qv = query_vectors(one, alignment)
+        t1 = time.perf_counter()
+        scores, ids = top_k(store, qv, K)
+        t2 = time.perf_counter()
+        records = store.records_by_id(np.unique(ids[ids >= 0]))
+        t3 = time.perf_counter()
+        hits_for(_Prefetched(records), scores, ids)  # type: ignore[arg-type]
+        t4 = time.perf_counter()
+        target.raw(one)
+        t5 = time.perf_counter()
+        target.engine_search(one)
+        t6 = time.perf_counter()
+        for key, seconds in (
+            ("align+normalise", t1 - t0),
+            ("top_k (FAISS + wrapper)", t2 - t1),
+            ("sqlite_lookup", t3 - t2),
+            ("hit_construction", t4 - t3),
+            ("faiss_raw", t5 - t4),
+            ("engine_total", t6 - t5),
+        ):
+            stages[key].append(seconds)
+    return {k: round(float(np.median(v)) * 1e6, 1) for k, v in stages.items()}
+
+
+class _Prefetched:
+    """Stands in for the store inside `rank.hits_for` so only Hit construction is timed."""
+
+    def __init__(self, records: dict[int, Any]) -> None:
+        self.records = records
+
+    def records_by_id(self, _ids: Any) -> dict[int, Any]:
+        return self.records
 
 
 def measure(
     target: Target,
-    vectors: np.ndarray,
-    modality: np.ndarray,
+    spec: str,
+    vectors: np.ndarray | None,
     queries: np.ndarray,
     truth: np.ndarray,
     n_latency: int,
 ) -> dict[str, Any]:
-    C.log(f"[{target.requested}] building ...")
-    build_s = target.build(vectors, modality)
-    C.log(f"[{target.requested}] built as {target.spec} in {build_s:.1f}s; tuning ...")
-    params = target.tune(len(vectors))
+    C.log(f"[{spec}] building ...")
+    build_s = target.build(spec, vectors)
+    C.log(f"[{spec}] built as {target.spec} in {build_s:.1f}s; tuning ...")
+    tuning = target.tune()
+    n_docs = target.index.ntotal
     row: dict[str, Any] = {
-        "index": target.requested,
+        "index": spec,
         "spec": target.spec,
-        "params": params,
+        "params": target.params,
+        "tuning": tuning,
         "build_s": build_s,
-        "bytes_per_vector": target.memory_bytes() / len(vectors),
+        "bytes_per_vector": target.memory_bytes() / n_docs,
     }
     row["recall_raw"] = C.recall_at_k(target.raw(queries), truth)
     row["qps_batch256_raw"] = C.timed_qps(target.raw, queries, 256)
     if target.engine is not None:
         row["recall_engine"] = C.recall_at_k(hit_ids(target.engine_search(queries)), truth)
         row["qps_batch256_engine"] = C.timed_qps(target.engine_search, queries, 256)
-    C.log(f"[{target.requested}] latency, {n_latency} queries one by one ...")
-    target.raw(queries[:5])  # warm caches before timing
-    row["latency"] = interleaved_latency(target, queries[:n_latency])
-    if target.engine is not None:
-        row["breakdown"] = stage_breakdown(target, queries[: min(n_latency, 200)])
+    C.log(f"[{spec}] latency, {n_latency} queries one by one ({LATENCY_THREADS} FAISS thread) ...")
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    C.set_faiss_threads(LATENCY_THREADS)
+    try:
+        target.raw(queries[:5])  # warm caches before timing
+        row["latency"] = interleaved_latency(target, queries[:n_latency])
+        if target.engine is not None:
+            row["stages_us"] = stage_breakdown(target, queries[: min(n_latency, 200)])
+    finally:
+        C.set_faiss_threads(threads)
     return row
 
 
@@ -421,14 +466,17 @@ def render(result: dict[str, Any]) -> str:
     lines = [C.fmt_table(rows, header), ""]
     for g in result["goals"]:
         lines.append(f"{'PASS' if g['pass'] else 'MISS'}  {g['goal']}: {g['value']}")
-    for r in result["indexes"]:
-        if "breakdown" in r and not all(
-            g["pass"] for g in result["goals"] if r["index"] in g["goal"]
-        ):
-            lines.append(
-                f"\nengine stages for {r['index']} (cProfile own time, µs/query): "
-                + ", ".join(f"{k} {v}" for k, v in r["breakdown"]["us_per_query_by_stage"].items())
-            )
+    missed_ratio = any(not g["pass"] for g in result["goals"] if "latency" in g["goal"])
+    if missed_ratio or result.get("show_stages"):
+        lines.append(
+            "\nengine search stages, median µs per batch-1 query (Engine.search_vectors pieces):"
+        )
+        stage_rows = [
+            [r["index"], *r["stages_us"].values()] for r in result["indexes"] if "stages_us" in r
+        ]
+        if stage_rows:
+            keys = list(next(r["stages_us"] for r in result["indexes"] if "stages_us" in r))
+            lines.append(C.fmt_table(stage_rows, ["index", *keys]))
     return "\n".join(lines)
 
 
@@ -438,7 +486,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     threads = C.set_faiss_threads(args.threads)
     n_queries = args.queries or (300 if args.quick else 1000)
     n_latency = min(args.latency_queries or (200 if args.quick else 500), n_queries)
-    specs = parse_specs(args.indexes, args.quick)
+    specs = dedupe_auto(
+        [expand_spec(s, args.n) for s in parse_specs(args.indexes, args.quick)], args
+    )
     C.log(
         f"generating {args.n} x {args.dim} documents, {n_queries} queries; FAISS threads = {threads}"
     )
@@ -449,15 +499,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     truth = faiss.knn(queries, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
     C.log(f"exact ground truth in {time.perf_counter() - t0:.1f}s")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mixsearch-bench-"))
+    target = Target(args.dim, workdir, not args.no_engine)
+    load: dict[str, float] = {}
     rows = []
-    for spec in specs:
-        target = Target(expand_spec(spec, args.n), args.dim, workdir, not args.no_engine)
-        if spec == "auto":
-            target.requested = "auto"
-        try:
-            rows.append(measure(target, vectors, modality, queries, truth, n_latency))
-        finally:
-            target.close()
+    try:
+        if target.use_engine:
+            C.log(f"loading {args.n} documents into the engine (SQLite + Flat) ...")
+            load = target.load(vectors, modality)
+            C.log(f"loaded in {load['load_s']:.1f}s")
+            del vectors  # the store holds them now; keep the machine's memory for the indexes
+            vectors = None  # type: ignore[assignment]
+            gc.collect()
+        for spec in specs:
+            rows.append(measure(target, spec, vectors, queries, truth, n_latency))
+    finally:
+        target.close()
     result = {
         "benchmark": "search",
         "n": args.n,
@@ -466,6 +522,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "queries": n_queries,
         "latency_queries": n_latency,
         "faiss_threads": threads,
+        "faiss_threads_batch1": LATENCY_THREADS,
         "engine": not args.no_engine,
         "machine": C.machine_info(),
         "corpus": {
@@ -473,10 +530,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": args.seed,
             "generator": "benchmarks/_common.py",
         },
+        "load": load,
+        "alignment": target.alignment,
         "indexes": rows,
     }
     result["goals"] = evaluate_goals(rows, args.n)
     return result
+
+
+def dedupe_auto(specs: list[str], args: argparse.Namespace) -> list[str]:
+    """Measure an explicit spec that ``auto`` resolves to only once (as ``auto``): at 1M an extra
+    HNSW build costs minutes."""
+    if "auto" not in specs:
+        return specs
+    from mixsearch.store import index_spec as spec_mod
+
+    chosen = spec_mod.choose_index_spec(args.n, args.dim)
+    if chosen in specs:
+        C.log(f"auto resolves to {chosen} at n={args.n}: measured once, as 'auto'")
+    return [s for s in specs if s != chosen]
 
 
 def merge_factory_commas(parts: list[str]) -> list[str]:
