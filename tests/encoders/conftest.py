@@ -23,10 +23,7 @@ PHOTO_CAPTIONS = {
 def skimage_photo(name: str) -> Image.Image:
     from skimage import data
 
-    if name == "motorcycle_left":
-        pixels = data.stereo_motorcycle()[0]
-    else:
-        pixels = getattr(data, name)()
+    pixels = data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(data, name)()
     return Image.fromarray(np.asarray(pixels)).convert("RGB")
 
 

@@ -56,7 +56,7 @@ def test_lite0_classifier_sees_a_cat(offline_encoder, photos):
 
     tensor = offline_encoder.preprocess(photos["chelsea"])
     assert tuple(tensor.shape) == (3, 224, 224)
-    assert -1.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
+    assert float(tensor.min()) >= -1.0 and float(tensor.max()) <= 1.0
     with torch.inference_mode():
         logits = offline_encoder.classifier(tensor[None])
     top5 = [offline_encoder.class_names[i] for i in logits[0].topk(5).indices.tolist()]
