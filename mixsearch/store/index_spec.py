@@ -91,6 +91,7 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
     """
     inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
     note = None
+    _skip_polysemous_training(inner)
     if not inner.is_trained:
         sample = _training_sample(train_vectors, seed)
         try:
@@ -101,6 +102,15 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
             spec = "Flat"
             inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
     return BuiltIndex(faiss.IndexIDMap2(inner), spec, note)
+
+
+def _skip_polysemous_training(index: faiss.Index) -> None:
+    """The factory enables polysemous training for PQ codes unless the spec ends in "np": it is
+    an annealing step that takes minutes and only serves polysemous (Hamming-filtered) search,
+    which this store never uses."""
+    inner = faiss.downcast_index(index)
+    if hasattr(inner, "do_polysemous_training"):
+        inner.do_polysemous_training = False
 
 
 def _training_sample(vectors: np.ndarray, seed: int) -> np.ndarray:

@@ -335,6 +335,15 @@ class Store:
             return np.empty((0, self.dim), dtype=np.float32)
         return np.stack([found[i] for i in ids])
 
+    def iter_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All stored (faiss_ids, vectors) in chunks of at most 50k rows, in id order."""
+        return db.iter_vectors(self._conn, self.dim)
+
+    def all_ids(self) -> np.ndarray:
+        """Every document's FAISS id, sorted."""
+        rows = self._conn.execute("SELECT faiss_id FROM docs ORDER BY faiss_id")
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def filter_ids(self, *, modality: Any = None, where: dict | None = None) -> np.ndarray:
         """Sorted FAISS ids of documents matching a modality (or list) and metadata conditions.
 
@@ -611,7 +620,7 @@ class Store:
         return built.index, built.note, built.spec
 
     def _training_sample(self, seed: int = 0) -> np.ndarray:
-        ids = np.fromiter((r[0] for r in self._conn.execute("SELECT faiss_id FROM docs")), np.int64)
+        ids = self.all_ids()
         if len(ids) > spec_mod.MAX_TRAIN_VECTORS:
             ids = np.random.default_rng(seed).choice(ids, spec_mod.MAX_TRAIN_VECTORS, replace=False)
         return self.vectors_for(np.sort(ids))

@@ -1,0 +1,135 @@
+"""Search-parameter tuning: the cheapest nprobe (IVF) or efSearch (HNSW) reaching a target recall.
+
+As autofaiss does, queries are the corpus's own stored vectors, slightly perturbed (so a query is
+near, not equal to, its source), and ground truth is exact inner-product search over all stored
+vectors. Recall is measured through `mixsearch.rank.top_k` — the same path `rank` uses, including
+exact re-scoring on lossy indexes — so the tuned value holds for what users actually run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from mixsearch.errors import MixsearchError
+from mixsearch.fusion import l2_normalize
+from mixsearch.rank import exact_top_k, top_k
+from mixsearch.store import Store
+from mixsearch.store import index_spec as spec_mod
+
+EF_SEARCH_VALUES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+DEFAULT_NOISE = 0.2
+
+
+def tune_search_params(
+    store: Store,
+    *,
+    target_recall: float = 0.95,
+    k: int = 10,
+    n_queries: int = 200,
+    seed: int = 0,
+    noise: float = DEFAULT_NOISE,
+) -> dict[str, Any]:
+    """Pick, store (`Store.set_search_params`) and return the smallest sufficient parameter.
+
+    Returns ``{"params": {...}, "recall": r, "reached": bool, "qps": q, "curve": [[v, r], ...]}``;
+    ``reached`` is False when even the largest value tried misses the target (then that value is
+    kept). Exact (Flat) or empty stores need no parameters: ``{"params": {}, "recall": 1.0}``.
+    """
+    if not 0.0 < target_recall <= 1.0:
+        raise MixsearchError(f"target recall must lie in (0, 1], got {target_recall}")
+    index = store.index
+    if index is None or store.is_exact or len(store) == 0:
+        store.set_search_params({})
+        return {"params": {}, "recall": 1.0, "reached": True, "qps": None, "curve": []}
+    key, values = _parameter_values(index)
+    queries = held_out_queries(store, n_queries, seed=seed, noise=noise)
+    truth = exact_neighbours(store, queries, k)
+    curve: dict[int, float] = {}
+
+    def recall_at(value: int) -> float:
+        if value not in curve:
+            _, ids = top_k(store, queries, k, params={key: value})
+            curve[value] = recall_at_k(ids, truth)
+        return curve[value]
+
+    chosen = _smallest_reaching(values, recall_at, target_recall)
+    qps = _queries_per_second(store, queries, k, {key: chosen})
+    store.set_search_params({key: chosen})
+    return {
+        "params": {key: chosen},
+        "recall": curve[chosen],
+        "reached": curve[chosen] >= target_recall,
+        "qps": qps,
+        "curve": [[v, curve[v]] for v in sorted(curve)],
+    }
+
+
+def _parameter_values(index: Any) -> tuple[str, list[int]]:
+    nlist = spec_mod.ivf_nlist(index)
+    if nlist is not None:
+        powers = [2**i for i in range(nlist.bit_length()) if 2**i < nlist]
+        return "nprobe", [*powers, nlist]
+    if spec_mod.is_hnsw(index):
+        return "efSearch", list(EF_SEARCH_VALUES)
+    raise MixsearchError("tuning supports IVF and HNSW indexes (and Flat, which needs none)")
+
+
+def _smallest_reaching(values: list[int], recall_at: Any, target: float) -> int:
+    """Scan the ladder upwards, then bisect the integers between the last miss and first hit."""
+    previous = None
+    for value in values:
+        if recall_at(value) >= target:
+            low, high = (previous or value - 1), value
+            while high - low > 1:
+                mid = (low + high) // 2
+                low, high = (mid, high) if recall_at(mid) < target else (low, mid)
+            return high
+        previous = value
+    return values[-1]
+
+
+def held_out_queries(
+    store: Store, n: int, *, seed: int = 0, noise: float = DEFAULT_NOISE
+) -> np.ndarray:
+    """``n`` stored vectors (sampled with ``seed``) plus Gaussian noise of norm ≈ ``noise``."""
+    rng = np.random.default_rng(seed)
+    ids = store.all_ids()
+    picked = np.sort(rng.choice(ids, size=min(n, len(ids)), replace=False))
+    base = store.vectors_for(picked)
+    jitter = rng.normal(scale=noise / np.sqrt(store.dim), size=base.shape)
+    return l2_normalize(base + jitter)
+
+
+def exact_neighbours(store: Store, queries: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-k FAISS ids [Q, k] by brute force over the stored vectors, chunk by chunk."""
+    best_scores = np.full((len(queries), 0), -np.inf, np.float32)
+    best_ids = np.full((len(queries), 0), -1, np.int64)
+    for ids, vectors in store.iter_vectors():
+        scores, found = exact_top_k(queries, vectors, ids, k)
+        merged_scores = np.concatenate([best_scores, scores], axis=1)
+        merged_ids = np.concatenate([best_ids, found], axis=1)
+        best_scores, best_ids = exact_top_k_of(merged_scores, merged_ids, k)
+    return best_ids
+
+
+def exact_top_k_of(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean fraction of each query's true top-k present in its returned top-k."""
+    hits = [
+        len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
+        for f, t in zip(found, truth, strict=True)
+    ]
+    return float(np.mean(hits)) if hits else 1.0
+
+
+def _queries_per_second(store: Store, queries: np.ndarray, k: int, params: dict) -> float:
+    start = time.perf_counter()
+    top_k(store, queries, k, params=params)
+    return len(queries) / max(time.perf_counter() - start, 1e-9)
