@@ -2,7 +2,10 @@
 
 Specs are FAISS factory strings (``Flat``, ``HNSW32``, ``IVF1024,Flat``, ``IVF4096,PQ64``) or
 ``auto``. Every index uses inner product on L2-normalised float32 vectors (= cosine) and is wrapped
-in ``IndexIDMap2`` so documents keep stable int64 ids across removals and rebuilds.
+so that documents keep stable int64 ids across removals and rebuilds: IVF indexes store ids
+natively (``add_with_ids``); the others are wrapped in ``IndexIDMap2``. IVF must not be wrapped:
+``IndexIDMap2.remove_ids`` assumes the inner index renumbers its vectors after a removal (as
+``IndexFlat`` does), which IVF does not, so the id map would silently shift.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def _divisors(dim: int) -> list[int]:
 
 @dataclass(frozen=True)
 class BuiltIndex:
-    index: faiss.IndexIDMap2
+    index: faiss.Index
     spec: str
     note: str | None  # why the resolved spec differs from the requested one, if it does
 
@@ -84,7 +87,7 @@ def validate_spec(spec: str, dim: int) -> None:
 
 
 def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -> BuiltIndex:
-    """An empty, trained ``IndexIDMap2`` for ``spec``; falls back to Flat if training is impossible.
+    """An empty, trained index with ids for ``spec``; falls back to Flat if training is impossible.
 
     Training uses at most MAX_TRAIN_VECTORS vectors (a seeded sample) — FAISS's k-means needs
     about 39-256 points per centroid, more only costs time.
@@ -101,7 +104,19 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
             note = f"{spec} could not be trained on {len(sample)} vectors ({reason}); using Flat"
             spec = "Flat"
             inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
-    return BuiltIndex(faiss.IndexIDMap2(inner), spec, note)
+    return BuiltIndex(_with_ids(inner), spec, note)
+
+
+def _with_ids(index: faiss.Index) -> faiss.Index:
+    return index if ivf_of(index) is not None else faiss.IndexIDMap2(index)
+
+
+def ivf_of(index: faiss.Index) -> faiss.IndexIVF | None:
+    """The IVF index inside ``index`` (possibly behind a pre-transform such as OPQ), or None."""
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
 
 
 def _skip_polysemous_training(index: faiss.Index) -> None:
@@ -124,37 +139,57 @@ def needs_training(spec: str, dim: int) -> bool:
     return not faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT).is_trained
 
 
-def inner_index(index: faiss.IndexIDMap2) -> faiss.Index:
-    return faiss.downcast_index(index.index)
+def inner_index(index: faiss.Index) -> faiss.Index:
+    if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
+        return faiss.downcast_index(index.index)
+    return faiss.downcast_index(index)
 
 
-def is_hnsw(index: faiss.IndexIDMap2) -> bool:
+def index_ids(index: faiss.Index) -> np.ndarray:
+    """Every id stored in the index (the id map, or the ids of all IVF lists)."""
+    if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = ivf_of(index)
+    assert ivf is not None, "indexes are either IVF or wrapped in an id map"
+    invlists = ivf.invlists
+    parts = [np.empty(0, np.int64)]
+    for list_no in range(ivf.nlist):
+        size = invlists.list_size(list_no)
+        if size:
+            ids = invlists.get_ids(list_no)
+            parts.append(faiss.rev_swig_ptr(ids, size).astype(np.int64))
+            invlists.release_ids(list_no, ids)
+    return np.concatenate(parts)
+
+
+def is_hnsw(index: faiss.Index) -> bool:
     return isinstance(inner_index(index), faiss.IndexHNSW)
 
 
-def is_removable(index: faiss.IndexIDMap2) -> bool:
+def is_removable(index: faiss.Index) -> bool:
     """HNSW graphs cannot drop nodes; their removed ids are masked at search time instead."""
     return not is_hnsw(index)
 
 
-def is_exact(index: faiss.IndexIDMap2) -> bool:
+def is_exact(index: faiss.Index) -> bool:
     return isinstance(inner_index(index), faiss.IndexFlat)
 
 
-def is_lossy(index: faiss.IndexIDMap2) -> bool:
+def is_lossy(index: faiss.Index) -> bool:
     """Scores are approximations (compressed codes), so candidates need exact re-scoring."""
     inner = inner_index(index)
-    if isinstance(inner, faiss.IndexIVF):
-        return not isinstance(inner, faiss.IndexIVFFlat)
+    ivf = ivf_of(index)
+    if ivf is not None:  # behind a pre-transform (OPQ, PCA) scores are approximate too
+        return isinstance(inner, faiss.IndexPreTransform) or not isinstance(ivf, faiss.IndexIVFFlat)
     return isinstance(inner, faiss.IndexPQ | faiss.IndexScalarQuantizer | faiss.IndexPreTransform)
 
 
-def ivf_nlist(index: faiss.IndexIDMap2) -> int | None:
-    inner = inner_index(index)
-    return int(inner.nlist) if isinstance(inner, faiss.IndexIVF) else None
+def ivf_nlist(index: faiss.Index) -> int | None:
+    ivf = ivf_of(index)
+    return int(ivf.nlist) if ivf is not None else None
 
 
-def default_search_params(index: faiss.IndexIDMap2) -> dict[str, int]:
+def default_search_params(index: faiss.Index) -> dict[str, int]:
     """Used until `tune` stores better ones: moderate recall at moderate cost."""
     nlist = ivf_nlist(index)
     if nlist is not None:
@@ -181,7 +216,7 @@ def check_search_params(params: dict) -> dict[str, int]:
 
 
 def faiss_search_parameters(
-    index: faiss.IndexIDMap2, params: dict[str, int], k: int, selector: faiss.IDSelector | None
+    index: faiss.Index, params: dict[str, int], k: int, selector: faiss.IDSelector | None
 ) -> faiss.SearchParameters:
     """FAISS per-call parameters; keys that do not apply to this index kind are ignored."""
     nlist = ivf_nlist(index)

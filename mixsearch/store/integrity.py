@@ -98,9 +98,9 @@ def _check_index(store: Store, table_ids: np.ndarray, report: IntegrityReport) -
             report.problems.append(f"{len(table_ids)} documents but no FAISS index")
         return
     report.index_total = int(index.ntotal)
-    index_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    index_ids = spec_mod.index_ids(index)
     if len(index_ids) != index.ntotal:
-        report.problems.append(f"id map holds {len(index_ids)} ids, index {index.ntotal} vectors")
+        report.problems.append(f"index lists {len(index_ids)} ids for {index.ntotal} vectors")
     live = np.setdiff1d(index_ids, store._dead)
     unresolvable = np.setdiff1d(live, table_ids)
     unindexed = np.setdiff1d(table_ids, live)

@@ -59,7 +59,7 @@ class Store:
         self.path = path
         self._conn = db.connect(path / DB_NAME)
         self._meta: dict[str, Any] = {}
-        self._index: faiss.IndexIDMap2 | None = None
+        self._index: faiss.Index | None = None
         self._dead = np.empty(0, dtype=np.int64)  # ids masked at search time (HNSW only)
         self._dead_selector: Any = None
         self._lock_file: Any = None
@@ -168,7 +168,7 @@ class Store:
         return int(self._meta["generation"])
 
     @property
-    def index(self) -> faiss.IndexIDMap2 | None:
+    def index(self) -> faiss.Index | None:
         """The live FAISS index (read-only use: benchmarks compare against it)."""
         return self._index
 
@@ -603,7 +603,7 @@ class Store:
         m.update(updates)
         self._after_commit(old_index_gen)
 
-    def _index_from_rows(self) -> tuple[faiss.IndexIDMap2 | None, str | None, str | None]:
+    def _index_from_rows(self) -> tuple[faiss.Index | None, str | None, str | None]:
         m = self._meta
         n = m["count"]
         if n == 0:
@@ -684,7 +684,7 @@ class Store:
         self._pending_spec = {}
         self._set_index(index, np.sort(dead) if index is not None else np.empty(0, np.int64))
 
-    def _set_index(self, index: faiss.IndexIDMap2 | None, dead: np.ndarray) -> None:
+    def _set_index(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         self._index = index
         self._dead = dead
         self._dead_selector = None
