@@ -116,12 +116,15 @@ def cmd_mixbench(args: argparse.Namespace) -> int:
     from mixsearch.eval.report import write_report
 
     methods = parse_methods(args.methods)
-    encoder = _create_encoder(args)
-    subsets = args.subset or [None]
-    payload: dict[str, Any] = {}
-    for name in subsets:
+    # Read every input before loading the encoder (slow), so data problems surface at once.
+    loaded = []
+    for name in args.subset or [None]:
         subset = load_mixbench(args.path, name, download=args.download)
         fit = load_fit_data(args.fit, name) if args.fit is not None else None
+        loaded.append((subset, fit))
+    encoder = _create_encoder(args)
+    payload: dict[str, Any] = {}
+    for subset, fit in loaded:
         out = args.out / subset.name
         results = run_mixbench(
             subset,
@@ -140,12 +143,12 @@ def cmd_mixbench(args: argparse.Namespace) -> int:
         paths = write_report(results, out, f"MixBench {subset.name} ({_encoder_name(encoder)})")
         results["report"] = {key: str(p) for key, p in paths.items()}
         payload[subset.name] = results
-    emit(
-        payload,
-        args.json,
-        lambda p: "\n\n".join(f"== {n}\n{render_results(r)}" for n, r in p.items()),
-    )
+    emit(payload, args.json, _render_subsets)
     return 0
+
+
+def _render_subsets(payload: dict[str, Any]) -> str:
+    return "\n\n".join(f"== {name}\n{render_results(r)}" for name, r in payload.items())
 
 
 def _create_encoder(args: argparse.Namespace) -> Any:

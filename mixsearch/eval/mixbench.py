@@ -22,6 +22,7 @@ Query images (OVEN) are not used: the engine's queries are text. Their count is 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -537,7 +538,7 @@ def _encode_texts(
     if not texts:
         return np.zeros((0, int(encoder.dim)), dtype=np.float32)
     if progress:
-        print(f"encoding {len(texts)} {what}", flush=True)
+        print(f"encoding {len(texts)} {what}", file=sys.stderr, flush=True)
     vectors = encoder.encode_texts(texts, batch_size=batch_size, progress=progress)
     return np.asarray(vectors, dtype=np.float32)
 
@@ -547,7 +548,8 @@ def _encode_optional_texts(
 ) -> np.ndarray:
     """Vectors for the texts present; zero rows (ignored downstream) where a text is absent."""
     present = [i for i, t in enumerate(texts) if t is not None]
-    vectors = _encode_texts(encoder, [texts[i] for i in present], batch_size, progress, what)
+    given = [t for t in texts if t is not None]
+    vectors = _encode_texts(encoder, given, batch_size, progress, what)
     dim = vectors.shape[1] if vectors.ndim == 2 and len(present) else int(encoder.dim)
     out = np.zeros((len(texts), dim), dtype=np.float32)
     if present:
@@ -568,11 +570,12 @@ def _encode_images(
     from mixsearch.encoders import encode_image_files
 
     present = [i for i, p in enumerate(paths) if p is not None]
+    files = [p for p in paths if p is not None]
     ok = np.zeros(len(paths), dtype=bool)
     if progress:
-        print(f"encoding {len(present)} {what}", flush=True)
+        print(f"encoding {len(present)} {what}", file=sys.stderr, flush=True)
     batch = encode_image_files(
-        encoder, [paths[i] for i in present], batch_size=batch_size, progress=progress, cache=cache
+        encoder, files, batch_size=batch_size, progress=progress, cache=cache
     )
     errors.extend(batch.errors)
     dim = (

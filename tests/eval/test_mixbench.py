@@ -186,3 +186,18 @@ def test_run_mixbench_end_to_end_with_the_offline_encoder(tmp_path: Path) -> Non
     for method in ("none", "center"):
         assert 0.0 <= results["methods"][method]["ndcg@10"] <= 1.0
     assert any("d_missing" in e["item"] for e in results["errors"])
+
+
+def test_cli_needs_a_fit_source_and_checks_data_before_loading_an_encoder(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from mixsearch.cli.main import main
+
+    folder = make_subset(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "mixbench", str(folder)])  # neither --fit nor --fit-split
+    assert info.value.code == 2
+    assert "--fit" in capsys.readouterr().err
+    code = main(["bench", "mixbench", str(tmp_path), "--subset", "OVEN", "--fit-split", "0.5"])
+    assert code == 2
+    assert "no such subset folder" in capsys.readouterr().err
