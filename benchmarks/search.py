@@ -95,7 +95,7 @@ def parse_specs(text: str | None, quick: bool) -> list[str]:
 def expand_spec(spec: str, n: int) -> str:
     # IVF rule of thumb: nlist ~ 4*sqrt(n), a power of two, at least 39 training points per list.
     nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
-    nlist = max(16, min(nlist, n // 39))
+    nlist = max(1, min(nlist, 2 ** int(math.log2(max(1, n // 39)))))
     return spec.replace("{nlist}", str(nlist))
 
 
