@@ -104,9 +104,10 @@ def _check_readable_file(path: Path) -> None:
         raise ItemLoadError(str(path), "empty file (0 bytes)")
 
 
-def read_file_bytes(path: Path) -> bytes:
+def read_file_bytes(path: PathLike) -> bytes:
+    """The bytes of a file, or ItemLoadError naming why they cannot be read."""
     try:
-        return path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise ItemLoadError(str(path), "file not found") from None
     except IsADirectoryError:

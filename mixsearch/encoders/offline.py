@@ -359,7 +359,7 @@ def _load_lite0(weights_path: Path, device: str) -> torch.nn.Module:
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    stage_sizes = [len(stage) for stage in model.blocks]  # type: ignore[arg-type]
+    stage_sizes = [len(stage) for stage in model.blocks]  # type: ignore[arg-type,union-attr]
     model.load_state_dict(_lite0_timm_state(state, stage_sizes), strict=True)
     return model.eval().to(device)
 
