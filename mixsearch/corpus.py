@@ -47,7 +47,8 @@ def read_corpus(source: str | Path) -> CorpusRead:
 
 def is_mixbench_folder(path: Path) -> bool:
     has_corpus = any((path / name).is_file() for name in MIXBENCH_CORPUS_FILES)
-    return has_corpus and (path / "queries.jsonl").is_file()
+    has_qrels = (path / "qrels" / "qrels.tsv").is_file()
+    return has_corpus and has_qrels and (path / "queries.jsonl").is_file()
 
 
 def read_folder(root: str | Path) -> CorpusRead:

@@ -346,7 +346,6 @@ class Engine:
         manifest = dict(self.store.manifest)
         manifest["path"] = str(self.path)
         manifest["documents"] = len(self.store)
-        manifest["modalities"] = self.store.modality_counts() if hasattr(self.store, "modality_counts") else None
         return manifest
 
     # ------------------------------------------------------------------ bridge (model upgrade)

@@ -83,6 +83,8 @@ def test_mixbench_layout_is_detected(tmp_path: Path) -> None:
     _photo(tmp_path / "img.png")
     (tmp_path / "queries.jsonl").write_text('{"query_id": "q1", "text": "x"}\n', encoding="utf-8")
     rows = [{"corpus_id": "d1", "text": "t"}, {"corpus_id": "d2", "image": "img.png"}]
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "qrels.tsv").write_text("query_id\tcorpus_id\tscore\nq1\td1\t1\n")
     (tmp_path / "mixed_corpus.jsonl").write_text(
         "\n".join(json.dumps(r) for r in rows), encoding="utf-8"
     )

@@ -1,13 +1,13 @@
 """Store commands: index, search, info, remove, compact, tune, bridge.
 
-    mixsearch index SOURCE --into STORE [--encoder NAME | --config configs/X.toml] [--index SPEC]
-                                        [--align DIR|auto|none] [--alpha 0.5]
-    mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
-    mixsearch info STORE [--json]
-    mixsearch remove STORE ID [ID ...]
-    mixsearch compact STORE
-    mixsearch tune STORE --target-recall 0.95
-    mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR
+mixsearch index SOURCE --into STORE [--encoder NAME | --config configs/X.toml] [--index SPEC]
+                                    [--align DIR|auto|none] [--alpha 0.5]
+mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
+mixsearch info STORE [--json]
+mixsearch remove STORE ID [ID ...]
+mixsearch compact STORE
+mixsearch tune STORE --target-recall 0.95
+mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR
 """
 
 from __future__ import annotations
@@ -59,14 +59,18 @@ def _register_index(subparsers: Any) -> None:
     p.add_argument("source", type=Path)
     p.add_argument("--into", type=Path, required=True, metavar="STORE")
     _add_encoder_args(p)
-    p.add_argument("--index", default=None, help="FAISS factory string (Flat, HNSW32, IVF1024,PQ64) or auto")
+    p.add_argument(
+        "--index", default=None, help="FAISS factory string (Flat, HNSW32, IVF1024,PQ64) or auto"
+    )
     p.add_argument(
         "--align",
         default=None,
         help="alignment: auto (fit on the corpus's image+text documents), none, or a folder "
         "saved by `mixsearch align fit`",
     )
-    p.add_argument("--alpha", type=float, default=None, help="text weight of image+text documents (0.5)")
+    p.add_argument(
+        "--alpha", type=float, default=None, help="text weight of image+text documents (0.5)"
+    )
     p.add_argument("--no-progress", action="store_true")
     add_json_flag(p)
     p.set_defaults(handler=cmd_index)
@@ -77,14 +81,27 @@ def _register_search(subparsers: Any) -> None:
     p.add_argument("store", type=Path)
     p.add_argument("query", nargs="+", help="query text (several arguments are several queries)")
     p.add_argument("-k", type=int, default=10)
-    p.add_argument("--modality", choices=["text", "image", "image+text"], action="append",
-                   help="only these modalities (repeatable)")
-    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="metadata filter: key=value, key>=x, key<y (repeatable)")
+    p.add_argument(
+        "--modality",
+        choices=["text", "image", "image+text"],
+        action="append",
+        help="only these modalities (repeatable)",
+    )
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata filter: key=value, key>=x, key<y (repeatable)",
+    )
     p.add_argument("--candidates", type=int, default=None, help="FAISS candidates k' >= k")
     p.add_argument("--rescore", action="store_true", help="exact re-scoring of the candidates")
-    p.add_argument("--query-encoder", default=None, help="query with another encoder (needs --bridge)")
-    p.add_argument("--bridge", type=Path, default=None, help="alignment from --query-encoder to the store's")
+    p.add_argument(
+        "--query-encoder", default=None, help="query with another encoder (needs --bridge)"
+    )
+    p.add_argument(
+        "--bridge", type=Path, default=None, help="alignment from --query-encoder to the store's"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_json_flag(p)
     p.set_defaults(handler=cmd_search)
@@ -110,7 +127,9 @@ def _register_bridge(subparsers: Any) -> None:
 def _add_encoder_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
-    group.add_argument("--config", type=Path, default=None, help="TOML preset, e.g. configs/openclip-vit-b-32.toml")
+    group.add_argument(
+        "--config", type=Path, default=None, help="TOML preset, e.g. configs/openclip-vit-b-32.toml"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
 
@@ -121,15 +140,27 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _index_settings(args)
     corpus = read_corpus(args.source)
+    if not corpus.documents:
+        reasons = "; ".join(str(e) for e in corpus.errors[:3])
+        raise MixsearchError(
+            f"no documents found in {args.source}" + (f" ({reasons})" if reasons else "")
+        )
     if (args.into / "manifest.json").exists():
         if args.encoder or args.config or args.index or args.align or args.alpha is not None:
-            print(f"note: {args.into} exists; adding with the settings it was built with",
-                  file=sys.stderr)
+            print(
+                f"note: {args.into} exists; adding with the settings it was built with",
+                file=sys.stderr,
+            )
         engine = Engine.open(args.into, device=args.device)
     else:
-        engine = Engine.create(args.into, settings["encoder"], index=settings["index"],
-                               alignment=settings["align"], alpha=settings["alpha"],
-                               device=args.device)
+        engine = Engine.create(
+            args.into,
+            settings["encoder"],
+            index=settings["index"],
+            alignment=settings["align"],
+            alpha=settings["alpha"],
+            device=args.device,
+        )
     with engine:
         report = engine.add(corpus.documents, progress=not args.no_progress)
         report.errors[:0] = corpus.errors
@@ -140,8 +171,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _index_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Command-line flags win over the TOML preset, which wins over the defaults."""
-    settings: dict[str, Any] = {"encoder": "offline-default", "index": "auto", "align": "auto",
-                                "alpha": 0.5}
+    settings: dict[str, Any] = {
+        "encoder": "offline-default",
+        "index": "auto",
+        "align": "auto",
+        "alpha": 0.5,
+    }
     if args.config is not None:
         from mixsearch.encoders import load_encoder_config
 
@@ -198,9 +233,14 @@ def _render_search(payload: Any) -> str:
     blocks = payload if isinstance(payload, list) else [payload]
     out = []
     for block in blocks:
-        rows = [[h["rank"], f"{h['score']:.4f}", h["modality"], h["doc_id"], _snippet(h)]
-                for h in block["hits"]]
-        out.append(f"query: {block['query']}\n" + table(rows, ["#", "score", "modality", "id", "text / image"]))
+        rows = [
+            [h["rank"], f"{h['score']:.4f}", h["modality"], h["doc_id"], _snippet(h)]
+            for h in block["hits"]
+        ]
+        out.append(
+            f"query: {block['query']}\n"
+            + table(rows, ["#", "score", "modality", "id", "text / image"])
+        )
     return "\n\n".join(out)
 
 
@@ -256,8 +296,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
     with Engine.open(args.store) as engine:
         removed, missing = engine.remove(args.ids)
     payload = {"removed": removed, "missing": missing}
-    emit(payload, args.json, lambda p: f"removed {p['removed']} document(s)"
-         + (f"; not in the store: {', '.join(p['missing'])}" if p["missing"] else ""))
+    emit(
+        payload,
+        args.json,
+        lambda p: (
+            f"removed {p['removed']} document(s)"
+            + (f"; not in the store: {', '.join(p['missing'])}" if p["missing"] else "")
+        ),
+    )
     return 1 if missing else 0
 
 
@@ -287,7 +333,15 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     with Engine.open(args.store) as engine:
         bridge = engine.fit_bridge(args.query_encoder, texts, method=args.method)
     bridge.save(args.out)
-    payload = {"out": str(args.out), "pairs": len(texts), "method": bridge.method,
-               "fingerprint": bridge.fingerprint}
-    emit(payload, args.json, lambda p: f"bridge ({p['method']}, {p['pairs']} texts) saved to {p['out']}")
+    payload = {
+        "out": str(args.out),
+        "pairs": len(texts),
+        "method": bridge.method,
+        "fingerprint": bridge.fingerprint,
+    }
+    emit(
+        payload,
+        args.json,
+        lambda p: f"bridge ({p['method']}, {p['pairs']} texts) saved to {p['out']}",
+    )
     return 0
