@@ -17,7 +17,7 @@ from mixsearch.errors import MixsearchError
 from mixsearch.fusion import l2_normalize
 from mixsearch.rank import exact_top_k, top_k
 from mixsearch.store import Store
-from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.index_spec import IndexTraits
 
 EF_SEARCH_VALUES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 DEFAULT_NOISE = 0.2
@@ -44,7 +44,7 @@ def tune_search_params(
     if index is None or store.is_exact or len(store) == 0:
         store.set_search_params({})
         return {"params": {}, "recall": 1.0, "reached": True, "qps": None, "curve": []}
-    key, values = _parameter_values(index)
+    key, values = _parameter_values(store.traits)
     queries = held_out_queries(store, n_queries, seed=seed, noise=noise)
     truth = exact_neighbours(store, queries, k)
     curve: dict[int, float] = {}
@@ -67,12 +67,12 @@ def tune_search_params(
     }
 
 
-def _parameter_values(index: Any) -> tuple[str, list[int]]:
-    nlist = spec_mod.ivf_nlist(index)
+def _parameter_values(traits: IndexTraits) -> tuple[str, list[int]]:
+    nlist = traits.nlist
     if nlist is not None:
         powers = [2**i for i in range(nlist.bit_length()) if 2**i < nlist]
         return "nprobe", [*powers, nlist]
-    if spec_mod.is_hnsw(index):
+    if traits.hnsw:
         return "efSearch", list(EF_SEARCH_VALUES)
     raise MixsearchError("tuning supports IVF and HNSW indexes (and Flat, which needs none)")
 

@@ -189,12 +189,32 @@ def ivf_nlist(index: faiss.Index) -> int | None:
     return int(ivf.nlist) if ivf is not None else None
 
 
-def default_search_params(index: faiss.Index) -> dict[str, int]:
+@dataclass(frozen=True)
+class IndexTraits:
+    """What search and commits need to know about an index, computed once per loaded index
+    (querying SWIG types on every search would be measurable per-query overhead)."""
+
+    exact: bool
+    lossy: bool
+    hnsw: bool
+    nlist: int | None
+
+    @property
+    def removable(self) -> bool:
+        return not self.hnsw
+
+    @classmethod
+    def of(cls, index: faiss.Index | None) -> IndexTraits:
+        if index is None:
+            return cls(exact=True, lossy=False, hnsw=False, nlist=None)
+        return cls(is_exact(index), is_lossy(index), is_hnsw(index), ivf_nlist(index))
+
+
+def default_search_params(traits: IndexTraits) -> dict[str, int]:
     """Used until `tune` stores better ones: moderate recall at moderate cost."""
-    nlist = ivf_nlist(index)
-    if nlist is not None:
-        return {"nprobe": min(nlist, max(8, nlist // 64))}
-    if is_hnsw(index):
+    if traits.nlist is not None:
+        return {"nprobe": min(traits.nlist, max(8, traits.nlist // 64))}
+    if traits.hnsw:
         return {"efSearch": 64}
     return {}
 
@@ -216,14 +236,13 @@ def check_search_params(params: dict) -> dict[str, int]:
 
 
 def faiss_search_parameters(
-    index: faiss.Index, params: dict[str, int], k: int, selector: faiss.IDSelector | None
+    traits: IndexTraits, params: dict[str, int], k: int, selector: faiss.IDSelector | None
 ) -> faiss.SearchParameters:
     """FAISS per-call parameters; keys that do not apply to this index kind are ignored."""
-    nlist = ivf_nlist(index)
-    if nlist is not None:
+    if traits.nlist is not None:
         sp = faiss.SearchParametersIVF()
-        sp.nprobe = min(nlist, params.get("nprobe", 1))
-    elif is_hnsw(index):
+        sp.nprobe = min(traits.nlist, params.get("nprobe", 1))
+    elif traits.hnsw:
         sp = faiss.SearchParametersHNSW()
         sp.efSearch = max(k, params.get("efSearch", 16))  # HNSW returns at most efSearch hits
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from mixsearch.store import index_spec as spec_mod

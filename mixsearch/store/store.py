@@ -60,6 +60,7 @@ class Store:
         self._conn = db.connect(path / DB_NAME)
         self._meta: dict[str, Any] = {}
         self._index: faiss.Index | None = None
+        self._traits = spec_mod.IndexTraits.of(None)
         self._dead = np.empty(0, dtype=np.int64)  # ids masked at search time (HNSW only)
         self._dead_selector: Any = None
         self._lock_file: Any = None
@@ -174,11 +175,16 @@ class Store:
 
     @property
     def is_exact(self) -> bool:
-        return self._index is None or spec_mod.is_exact(self._index)
+        return self._traits.exact
 
     @property
     def is_lossy(self) -> bool:
-        return self._index is not None and spec_mod.is_lossy(self._index)
+        return self._traits.lossy
+
+    @property
+    def traits(self) -> spec_mod.IndexTraits:
+        """Kind of the live index: exact, lossy, hnsw, nlist."""
+        return self._traits
 
     @property
     def search_params(self) -> dict[str, int]:
@@ -186,7 +192,7 @@ class Store:
         stored = self._meta.get("search_params")
         if stored is not None:
             return dict(stored)
-        return spec_mod.default_search_params(self._index) if self._index is not None else {}
+        return spec_mod.default_search_params(self._traits)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -380,7 +386,7 @@ class Store:
         use = self.search_params if params is None else spec_mod.check_search_params(params)
         keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
         selector = self._selector(allowed_ids, keep)
-        sp = spec_mod.faiss_search_parameters(self._index, use, k, selector)
+        sp = spec_mod.faiss_search_parameters(self._traits, use, k, selector)
         scores, ids = self._index.search(q, k, params=sp)
         return scores, ids
 
@@ -506,7 +512,7 @@ class Store:
                 if len(removed_ids):
                     db.delete_rows(self._conn, removed_ids, gen)
                 db.insert_rows(self._conn, records, fids, vectors, gen)
-                if checkpoint and spec_mod.is_removable(self._index):
+                if checkpoint and self._traits.removable:
                     self._conn.execute("DELETE FROM dead")
                 db.write_meta(self._conn, updates)
         except BaseException:
@@ -547,7 +553,7 @@ class Store:
     def _apply_to_index(self, fids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
         assert self._index is not None or (len(fids) == 0 and len(removed) == 0)
         if len(removed):
-            if spec_mod.is_removable(self._index):
+            if self._traits.removable:
                 self._index.remove_ids(removed)
             else:
                 self._set_index(self._index, np.union1d(self._dead, removed))
@@ -566,7 +572,7 @@ class Store:
         old = self._meta["index_generation"]
         self._write_index_file(gen)
         with self._transaction():
-            if spec_mod.is_removable(self._index):
+            if self._traits.removable:
                 self._conn.execute("DELETE FROM dead")
             db.write_meta(self._conn, {"index_generation": gen, "pending_rows": 0})
         self._meta.update(index_generation=gen, pending_rows=0)
@@ -686,6 +692,7 @@ class Store:
 
     def _set_index(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         self._index = index
+        self._traits = spec_mod.IndexTraits.of(index)
         self._dead = dead
         self._dead_selector = None
         if len(dead):

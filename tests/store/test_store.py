@@ -61,7 +61,9 @@ def test_add_search_reopen_round_trip(tmp_path, vectors):
         manifest = store.manifest
         assert manifest["counts"]["by_modality"] == {"text": 200, "image": 200, "image+text": 200}
         assert manifest["extra"] == {"enc": "a"}
-        assert json.loads((tmp_path / "s" / "manifest.json").read_text())["counts"]["documents"] == 600
+        assert (
+            json.loads((tmp_path / "s" / "manifest.json").read_text())["counts"]["documents"] == 600
+        )
         assert store.check_integrity().ok
 
 
@@ -178,15 +180,18 @@ def test_untrainable_spec_falls_back_to_flat_with_reason(tmp_path, vectors):
         assert store.check_integrity().ok
 
 
-def test_auto_resolves_by_size_and_upgrades(tmp_path):
-    vectors = clustered_unit_vectors(10_400, seed=3)
-    with Store.create(tmp_path / "s", dim=DIM, checkpoint_rows=2000) as store:
+def test_auto_resolves_by_size_and_upgrades(tmp_path, monkeypatch):
+    monkeypatch.setattr("mixsearch.store.index_spec.FLAT_BELOW", 1000)  # keep the test small
+    vectors = clustered_unit_vectors(1400, seed=3)
+    with Store.create(tmp_path / "s", dim=DIM, checkpoint_rows=300) as store:
         store.add(records(0, 400), vectors[:400])
         assert store.manifest["index_spec"]["resolved"] == "Flat"
-        for start in range(400, 10_400, 5000):
-            store.add(records(start, start + 5000), vectors[start : start + 5000])
+        for start in range(400, 1400, 500):
+            store.add(records(start, start + 500), vectors[start : start + 500])
         assert store.manifest["index_spec"]["resolved"] == "HNSW32"
         assert store.check_integrity().ok
+        _, ids = store.search(vectors[1399], 1)
+        assert doc_ids_of(store, ids[0]) == ["d1399"]
 
 
 def test_choose_index_spec_rule():

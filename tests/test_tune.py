@@ -1,0 +1,60 @@
+"""Tuning picks the smallest nprobe/efSearch reaching the target recall, and it holds on new queries."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixsearch.documents import DocRecord, Modality
+from mixsearch.rank import top_k
+from mixsearch.store import Store
+from mixsearch.tune import exact_neighbours, held_out_queries, recall_at_k, tune_search_params
+
+DIM = 32
+
+
+def clustered_unit_vectors(n: int, seed: int = 0, clusters: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, DIM))
+    v = centers[rng.integers(0, clusters, n)] + 0.8 * rng.normal(size=(n, DIM))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build(path, spec: str, n: int = 4000) -> Store:
+    store = Store.create(path, dim=DIM, index_spec=spec)
+    records = [DocRecord(f"d{i}", Modality.TEXT, None, None, {}, "") for i in range(n)]
+    store.add(records, clustered_unit_vectors(n))
+    return store
+
+
+def test_tuned_nprobe_reaches_target_on_fresh_queries(tmp_path):
+    with build(tmp_path / "ivf", "IVF64,Flat") as store:
+        result = tune_search_params(store, target_recall=0.95, k=10, n_queries=150, seed=0)
+        nprobe = result["params"]["nprobe"]
+        assert result["reached"] and result["recall"] >= 0.95
+        assert 1 < nprobe < 64, result["curve"]  # a real trade-off, not all lists
+        curve = dict(result["curve"])
+        assert all(r < 0.95 for v, r in curve.items() if v < nprobe)
+        assert store.search_params == {"nprobe": nprobe}
+        fresh = held_out_queries(store, 150, seed=99)
+        truth = exact_neighbours(store, fresh, 10)
+        _, found = top_k(store, fresh, 10)  # uses the stored (tuned) params
+        assert recall_at_k(found, truth) >= 0.93
+    with Store.open(tmp_path / "ivf") as store:
+        assert store.search_params == {"nprobe": nprobe}
+
+
+def test_hnsw_and_flat(tmp_path):
+    with build(tmp_path / "hnsw", "HNSW16", n=2000) as store:
+        result = tune_search_params(store, target_recall=0.99, k=10, n_queries=100)
+        assert result["recall"] >= 0.99 and "efSearch" in result["params"]
+    with build(tmp_path / "flat", "Flat", n=500) as store:
+        assert tune_search_params(store)["params"] == {}
+        assert store.search_params == {}
+
+
+def test_exact_neighbours_matches_brute_force(tmp_path):
+    with build(tmp_path / "flat", "Flat", n=500) as store:
+        queries = held_out_queries(store, 20, seed=3)
+        vectors = clustered_unit_vectors(500)
+        want = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+        np.testing.assert_array_equal(exact_neighbours(store, queries, 10), want)
