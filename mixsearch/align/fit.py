@@ -39,7 +39,7 @@ from mixsearch.errors import MixsearchError
 METHODS = ("none", "center", "procrustes", "lstsq", "auto")
 DEFAULT_LAMBDAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, math.inf)
 DEFAULT_CV_SAMPLE = 20_000
-DEFAULT_CV_EVAL = 4_000  # pairs ranked against each other when scoring a λ
+DEFAULT_CV_EVAL = 2_000  # pairs ranked against each other when scoring a λ
 DEFAULT_CHUNK_ROWS = 16_384  # 16k × 512 float64 = 64 MB per side per chunk
 
 
@@ -238,22 +238,22 @@ def choose_lambda(
     """
     check_folds(len(x), folds)
     ids = fold_ids(len(x), folds, seed)
-    evaluated = np.zeros(len(x), dtype=bool)
-    evaluated[np.random.default_rng([seed, 3]).permutation(len(x))[:max_eval]] = True
+    evaluated = np.sort(np.random.default_rng([seed, 3]).permutation(len(x))[:max_eval])
     total = PairStats.of(x, y)
-    gallery = np.zeros((len(lambdas), len(x), y.shape[1]), dtype=np.float32)
-    queries = np.zeros((len(x), y.shape[1]), dtype=np.float32)
+    gallery = np.zeros((len(lambdas), len(evaluated), y.shape[1]), dtype=np.float32)
+    queries = np.zeros((len(evaluated), y.shape[1]), dtype=np.float32)
     for f in range(folds):
         held = ids == f
         train = total - PairStats.of(x[held], y[held])
-        rows = np.flatnonzero(held & evaluated)
+        slots = np.flatnonzero(held[evaluated])  # positions in the evaluated set
+        rows = evaluated[slots]
         c = train.cross_cov(center)
         mean_x = train.mean_x if center else 0.0
         mean_q = (query_mean if query_mean is not None else train.mean_y) if center else 0.0
-        queries[rows] = y[rows] - mean_q
+        queries[slots] = y[rows] - mean_q
         for i, lam in enumerate(lambdas):
-            gallery[i, rows] = (x[rows] - mean_x) @ shrunk_procrustes(c, lam)
-    scores = np.array([_score(queries[evaluated], g[evaluated]) for g in gallery])
+            gallery[i, slots] = (x[rows] - mean_x) @ shrunk_procrustes(c, lam)
+    scores = np.array([_score(queries, g) for g in gallery])
     best = max(range(len(lambdas)), key=lambda i: (round(scores[i], 9), lambdas[i]))
     return lambdas[best], {
         _lambda_key(lam): float(s) for lam, s in zip(lambdas, scores, strict=True)

@@ -55,7 +55,7 @@ def alignment_report(
         "target_dim": y.shape[1],
         "alignment": alignment.to_dict(),
         "lambda": alignment.to_dict()["lambda"],
-        **_procrustes_bound(stats),
+        **procrustes_bound(stats),
         "residual_fitted": _fitted_residual(x, y, alignment),
         **_modality_gap(x, y, alignment),
         "retrieval": _heldout_retrieval(x, y, stats, alignment, folds, seed, max_pairs),
@@ -70,7 +70,8 @@ def _check_dims(alignment: Alignment, x: np.ndarray, y: np.ndarray) -> None:
         )
 
 
-def _procrustes_bound(stats: PairStats) -> dict[str, float]:
+def procrustes_bound(stats: PairStats) -> dict[str, float]:
+    """ε, the paper's bound and the plain uncentred Procrustes residual, from statistics only."""
     sq_x, sq_y = float(np.trace(stats.xtx)), float(np.trace(stats.yty))
     eps_sq = np.sum(stats.xtx**2) + np.sum(stats.yty**2) - 2.0 * np.sum(stats.xty**2)
     eps = math.sqrt(max(float(eps_sq), 0.0))  # tiny negatives are rounding
