@@ -392,7 +392,8 @@ def _file_chunks(
         raise MixsearchError(f"chunk_rows must be positive, got {chunk_rows}")
     n = x.shape[0]
     starts = range(0, n, chunk_rows)
-    for start in tqdm(starts, desc="fitting", unit="chunk", disable=not progress):
+    # disable=None: tqdm draws only on a terminal, so logs and captured stderr stay clean
+    for start in tqdm(starts, desc="fitting", unit="chunk", disable=None if progress else True):
         stop = min(start + chunk_rows, n)
         yield np.array(x[start:stop]), np.array(y[start:stop])
         _release_pages(x)
