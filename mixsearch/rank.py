@@ -11,6 +11,7 @@ proportional to the k' candidates, never to the corpus.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ import numpy as np
 from mixsearch.documents import Modality
 from mixsearch.errors import MixsearchError
 from mixsearch.store import Store
+
+MODALITIES = tuple(Modality)  # code → Modality without the enum call's overhead
 
 SNIPPET_CHARS = 200
 RESCORE_CANDIDATE_FACTOR = 4
@@ -155,23 +158,24 @@ def _empty(n_queries: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def hits_for(store: Store, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit]]:
     """Resolve a batch of (scores, ids) to Hits with one SQLite query."""
-    records = store.records_by_id(np.unique(ids[ids >= 0]))
+    rows = store.hit_rows(np.unique(ids[ids >= 0]))
     results: list[list[Hit]] = []
     for row_scores, row_ids in zip(scores.tolist(), ids.tolist(), strict=True):
         hits: list[Hit] = []
         for score, fid in zip(row_scores, row_ids, strict=True):
-            rec = records.get(fid)
-            if rec is None:  # -1 padding, or removed by another process since our snapshot
+            row = rows.get(fid)
+            if row is None:  # -1 padding, or removed by another process since our snapshot
                 continue
+            doc_id, modality, text, image_path, metadata = row
             hits.append(
                 Hit(
-                    doc_id=rec.doc_id,
-                    score=score,
-                    modality=rec.modality,
-                    text=_snippet(rec.text),
-                    image_path=rec.image_path,
-                    metadata=rec.metadata,
-                    rank=len(hits) + 1,
+                    doc_id,
+                    score,
+                    MODALITIES[modality],
+                    _snippet(text),
+                    image_path,
+                    json.loads(metadata),
+                    len(hits) + 1,
                 )
             )
         results.append(hits)

@@ -2,7 +2,9 @@
 
 SQLite is the store's single commit point: rows, the committed generation and the name of the
 FAISS checkpoint file change together in one transaction. Vectors are kept here too (float32
-BLOBs) so exact re-scoring, crash recovery and rebuilds never need the encoder.
+BLOBs, in their own table so document rows stay small and a page holds many of them: the
+per-query record lookups then touch few pages) so exact re-scoring, crash recovery and rebuilds
+never need the encoder.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ CREATE TABLE IF NOT EXISTS docs (
     image_path TEXT,
     metadata TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
     added_gen INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS docs_added_gen ON docs (added_gen);
+CREATE INDEX IF NOT EXISTS docs_modality ON docs (modality);
+CREATE TABLE IF NOT EXISTS vectors (faiss_id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS dead (faiss_id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
 """
 
@@ -49,6 +52,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Reads go through mmap and a 64 MB page cache: per-query lookups stay in memory.
+    conn.execute("PRAGMA mmap_size=1073741824")
+    conn.execute("PRAGMA cache_size=-65536")
     return conn
 
 
@@ -80,8 +86,12 @@ def insert_rows(
     generation: int,
 ) -> None:
     conn.executemany(
+        "INSERT INTO vectors (faiss_id, vector) VALUES (?, ?)",
+        ((int(fid), vec.tobytes()) for fid, vec in zip(faiss_ids, vectors, strict=True)),
+    )
+    conn.executemany(
         "INSERT INTO docs (faiss_id, doc_id, modality, text, image_path, metadata, content_hash, "
-        "vector, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (
                 int(fid),
@@ -91,10 +101,9 @@ def insert_rows(
                 rec.image_path,
                 json.dumps(rec.metadata, sort_keys=True),
                 rec.content_hash,
-                vec.tobytes(),
                 generation,
             )
-            for rec, fid, vec in zip(records, faiss_ids, vectors, strict=True)
+            for rec, fid in zip(records, faiss_ids, strict=True)
         ),
     )
 
@@ -103,6 +112,7 @@ def delete_rows(conn: sqlite3.Connection, faiss_ids: np.ndarray, generation: int
     """Delete rows and remember their ids as dead until the FAISS index has dropped them."""
     payload = ids_json(faiss_ids)
     conn.execute(f"DELETE FROM docs WHERE faiss_id IN {IDS_PARAM}", (payload,))
+    conn.execute(f"DELETE FROM vectors WHERE faiss_id IN {IDS_PARAM}", (payload,))
     conn.executemany(
         "INSERT OR REPLACE INTO dead (faiss_id, gen) VALUES (?, ?)",
         ((int(i), generation) for i in faiss_ids),
@@ -117,16 +127,29 @@ def faiss_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> dict[str, 
     return dict(rows)
 
 
+MODALITIES = tuple(Modality)  # indexing a tuple is much cheaper than calling the enum
+
+
 def record_from_row(row: tuple) -> DocRecord:
     _, doc_id, modality, text, image_path, metadata, content_hash = row
     return DocRecord(
         doc_id=doc_id,
-        modality=Modality(modality),
+        modality=MODALITIES[modality],
         text=text,
         image_path=image_path,
         metadata=json.loads(metadata),
         content_hash=content_hash,
     )
+
+
+def hit_rows(conn: sqlite3.Connection, faiss_ids: Iterable[int]) -> dict[int, tuple]:
+    """faiss_id → (doc_id, modality, text, image_path, metadata JSON): what a search hit shows."""
+    rows = conn.execute(
+        "SELECT faiss_id, doc_id, modality, text, image_path, metadata FROM docs "
+        f"WHERE faiss_id IN {IDS_PARAM}",
+        (ids_json(faiss_ids),),
+    )
+    return {row[0]: row[1:] for row in rows}
 
 
 def records_by_faiss_id(conn: sqlite3.Connection, faiss_ids: Iterable[int]) -> dict[int, DocRecord]:
@@ -140,7 +163,8 @@ def vectors_by_faiss_id(
     conn: sqlite3.Connection, faiss_ids: Iterable[int], dim: int
 ) -> dict[int, np.ndarray]:
     rows = conn.execute(
-        f"SELECT faiss_id, vector FROM docs WHERE faiss_id IN {IDS_PARAM}", (ids_json(faiss_ids),)
+        f"SELECT faiss_id, vector FROM vectors WHERE faiss_id IN {IDS_PARAM}",
+        (ids_json(faiss_ids),),
     )
     return {fid: np.frombuffer(blob, dtype=np.float32, count=dim) for fid, blob in rows}
 
@@ -152,8 +176,8 @@ def iter_vectors(
     last = -1
     while True:
         rows = conn.execute(
-            "SELECT faiss_id, vector FROM docs WHERE added_gen > ? AND faiss_id > ? "
-            "ORDER BY faiss_id LIMIT ?",
+            "SELECT d.faiss_id, v.vector FROM docs d JOIN vectors v ON v.faiss_id = d.faiss_id "
+            "WHERE d.added_gen > ? AND d.faiss_id > ? ORDER BY d.faiss_id LIMIT ?",
             (added_after, last, CHUNK_ROWS),
         ).fetchall()
         if not rows:

@@ -77,8 +77,16 @@ def _check_table(store: Store, table_ids: np.ndarray, report: IntegrityReport) -
             f"modality counts {meta['modality_counts']} != table counts {by_modality}"
         )
     bad_blobs = conn.execute(
-        "SELECT count(*) FROM docs WHERE length(vector) != ?", (4 * store.dim,)
+        "SELECT count(*) FROM vectors WHERE length(vector) != ?", (4 * store.dim,)
     ).fetchone()[0]
+    n_vectors = conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    unmatched = conn.execute(
+        "SELECT count(*) FROM docs WHERE faiss_id NOT IN (SELECT faiss_id FROM vectors)"
+    ).fetchone()[0]
+    if n_vectors != len(table_ids) or unmatched:
+        report.problems.append(
+            f"{n_vectors} stored vectors for {len(table_ids)} documents ({unmatched} without one)"
+        )
     if bad_blobs:
         report.problems.append(f"{bad_blobs} stored vectors do not have {store.dim} float32 values")
     if len(table_ids) and table_ids.max() >= meta["next_faiss_id"]:

@@ -61,6 +61,7 @@ class Store:
         self._meta: dict[str, Any] = {}
         self._index: faiss.Index | None = None
         self._traits = spec_mod.IndexTraits.of(None)
+        self._parameter_cache: dict[tuple, Any] = {}
         self._dead = np.empty(0, dtype=np.int64)  # ids masked at search time (HNSW only)
         self._dead_selector: Any = None
         self._lock_file: Any = None
@@ -262,6 +263,7 @@ class Store:
         with self._writing(), self._transaction():
             db.write_meta(self._conn, {"search_params": checked or None})
         self._meta["search_params"] = checked or None
+        self._parameter_cache.clear()
         self._write_manifest()
 
     def update_extra(self, values: dict) -> None:
@@ -325,6 +327,10 @@ class Store:
         """One SQLite query; ids not in the store (including -1 padding) are absent."""
         return db.records_by_faiss_id(self._conn, faiss_ids)
 
+    def hit_rows(self, faiss_ids: Sequence[int] | np.ndarray) -> dict[int, tuple]:
+        """faiss_id → (doc_id, modality code, text, image_path, metadata JSON); one query."""
+        return db.hit_rows(self._conn, faiss_ids)
+
     def records_for(self, faiss_ids: Sequence[int] | np.ndarray) -> list[DocRecord]:
         """Records in the order of ``faiss_ids`` (one SQLite query); unknown ids are an error."""
         ids = [int(i) for i in faiss_ids]
@@ -383,12 +389,29 @@ class Store:
                 np.full((len(q), max(k, 0)), -np.inf, np.float32),
                 np.full((len(q), max(k, 0)), -1, np.int64),
             )
-        use = self.search_params if params is None else spec_mod.check_search_params(params)
-        keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
-        selector = self._selector(allowed_ids, keep)
-        sp = spec_mod.faiss_search_parameters(self._traits, use, k, selector)
+        if allowed_ids is None:
+            sp = self._unfiltered_parameters(params, k)
+        else:
+            use = self.search_params if params is None else spec_mod.check_search_params(params)
+            keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
+            selector = self._selector(allowed_ids, keep)
+            sp = spec_mod.faiss_search_parameters(self._traits, use, k, selector)
         scores, ids = self._index.search(q, k, params=sp)
         return scores, ids
+
+    def _unfiltered_parameters(self, params: dict | None, k: int) -> Any:
+        """FAISS parameter objects for unfiltered searches, built once per (params, k): the
+        per-query overhead over raw FAISS is what the latency benchmark measures."""
+        key = (None if params is None else tuple(sorted(params.items())), k)
+        sp = self._parameter_cache.get(key)
+        if sp is None:
+            use = self.search_params if params is None else spec_mod.check_search_params(params)
+            selector = self._dead_selector[0] if self._dead_selector is not None else None
+            sp = spec_mod.faiss_search_parameters(self._traits, use, k, selector)
+            if len(self._parameter_cache) > 256:
+                self._parameter_cache.clear()
+            self._parameter_cache[key] = sp
+        return sp
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float32)
@@ -470,6 +493,7 @@ class Store:
                 self._load()
             else:
                 self._meta = committed  # picks up settings another process changed
+                self._parameter_cache.clear()
             yield
             self._wrote = True
         finally:
@@ -693,6 +717,7 @@ class Store:
     def _set_index(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         self._index = index
         self._traits = spec_mod.IndexTraits.of(index)
+        self._parameter_cache.clear()
         self._dead = dead
         self._dead_selector = None
         if len(dead):
