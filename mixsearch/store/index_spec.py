@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
@@ -151,7 +152,7 @@ def index_ids(index: faiss.Index) -> np.ndarray:
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = ivf_of(index)
     assert ivf is not None, "indexes are either IVF or wrapped in an id map"
-    invlists = ivf.invlists
+    invlists: Any = ivf.invlists  # the stubs miss release_ids and make it Optional
     parts = [np.empty(0, np.int64)]
     for list_no in range(ivf.nlist):
         size = invlists.list_size(list_no)
@@ -239,11 +240,12 @@ def faiss_search_parameters(
     traits: IndexTraits, params: dict[str, int], k: int, selector: faiss.IDSelector | None
 ) -> faiss.SearchParameters:
     """FAISS per-call parameters; keys that do not apply to this index kind are ignored."""
+    sp: Any  # the faiss stubs lack SearchParametersHNSW
     if traits.nlist is not None:
         sp = faiss.SearchParametersIVF()
         sp.nprobe = min(traits.nlist, params.get("nprobe", 1))
     elif traits.hnsw:
-        sp = faiss.SearchParametersHNSW()
+        sp = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         sp.efSearch = max(k, params.get("efSearch", 16))  # HNSW returns at most efSearch hits
     else:
         sp = faiss.SearchParameters()

@@ -131,7 +131,9 @@ def _check_vectors(store: Store, ids: np.ndarray, report: IntegrityReport) -> No
     if not len(sample):
         return
     stored = store.vectors_for(sample)
-    indexed = np.stack([store._index.reconstruct(int(i)) for i in sample])
+    index = store._index
+    assert index is not None
+    indexed = np.stack([index.reconstruct(int(i)) for i in sample])
     mismatched = int((np.abs(stored - indexed).max(axis=1) > 1e-5).sum())
     if mismatched:
         report.problems.append(f"{mismatched} of {len(sample)} sampled vectors differ from FAISS")

@@ -279,7 +279,7 @@ class Store:
         """Rebuild the index from the stored vectors (re-resolving ``auto``), then VACUUM."""
         with self._writing():
             self._rebuild()
-        self._conn.execute("VACUUM")
+            self._conn.execute("VACUUM")
 
     def checkpoint(self) -> None:
         """Write the FAISS index file so the next open needs no replay."""
@@ -575,14 +575,15 @@ class Store:
         self._pending_spec = {"index_spec_resolved": built.spec, "index_note": built.note}
 
     def _apply_to_index(self, fids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
-        assert self._index is not None or (len(fids) == 0 and len(removed) == 0)
+        index: Any = self._index  # the faiss stubs type remove_ids(IDSelector) only
+        assert index is not None or (len(fids) == 0 and len(removed) == 0)
         if len(removed):
             if self._traits.removable:
-                self._index.remove_ids(removed)
+                index.remove_ids(removed)
             else:
-                self._set_index(self._index, np.union1d(self._dead, removed))
+                self._set_index(index, np.union1d(self._dead, removed))
         if len(fids):
-            self._index.add_with_ids(vectors, fids)
+            index.add_with_ids(vectors, fids)
 
     def _after_commit(self, old_index_gen: int) -> None:
         self._pending_spec = {}
@@ -663,6 +664,7 @@ class Store:
     def _write_index_file(self, gen: int) -> None:
         final = self._index_file(gen)
         tmp = final.with_name(final.name + ".tmp")
+        assert self._index is not None
         faiss.write_index(self._index, str(tmp))
         _fsync_path(tmp)
         os.replace(tmp, final)
@@ -708,7 +710,7 @@ class Store:
             self._conn.execute("COMMIT")
         if index is not None and spec_mod.is_removable(index):
             if len(dead):
-                index.remove_ids(dead)
+                index.remove_ids(dead)  # type: ignore[arg-type]
             dead = np.empty(0, np.int64)
         self._meta = meta
         self._pending_spec = {}
@@ -739,7 +741,10 @@ class Store:
 
     def _clean_stale_files_if_unlocked(self) -> None:
         """Delete index files of uncommitted or superseded generations, unless a writer is busy."""
-        lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115
+        try:
+            lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115
+        except OSError:
+            return  # a read-only store: nothing to clean, and nobody can be writing it
         try:
             try:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

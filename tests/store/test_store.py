@@ -214,3 +214,31 @@ def test_search_params_persist(tmp_path, vectors):
     with Store.open(tmp_path / "s") as store:
         assert store.search_params == {"nprobe": 3}
         assert store.manifest["search_params_tuned"] is True
+
+
+def test_two_handles_take_turns_writing(tmp_path, vectors):
+    first = Store.create(tmp_path / "s", dim=DIM, index_spec="Flat")
+    first.add(records(0, 100), vectors[:100])
+    second = Store.open(tmp_path / "s")
+    second.add(records(100, 200), vectors[100:200])  # commits on top of the first's state
+    first.add(records(200, 300), vectors[200:300])  # sees it is stale and reloads first
+    assert len(first) == 300
+    _, ids = first.search(vectors[150], 1)
+    assert doc_ids_of(first, ids[0]) == ["d150"]
+    first.close()
+    second.close()
+    with Store.open(tmp_path / "s") as store:
+        assert len(store) == 300 and store.check_integrity().ok
+
+
+def test_hnsw_removed_ids_never_come_back(tmp_path, vectors):
+    with Store.create(tmp_path / "s", dim=DIM, index_spec="HNSW32") as store:
+        store.add(records(0, 300), vectors[:300])
+        store.remove([f"d{i}" for i in range(0, 300, 2)])
+    with Store.open(tmp_path / "s") as store:
+        assert store.check_integrity().ok
+        everything = np.arange(300, dtype=np.int64)  # allowed ids that include removed ones
+        for allowed in (None, everything):
+            _, ids = store.search(vectors[:20], 10, params={"efSearch": 300}, allowed_ids=allowed)
+            found = ids[ids >= 0]
+            assert len(found) == 200 and not np.any(found % 2 == 0)
