@@ -54,7 +54,10 @@ def load_image(
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = _open_and_decode(data_path, data, draft_size)
-    return to_rgb(_upright(image))
+    try:
+        return to_rgb(_upright(image))
+    except (ValueError, OSError) as err:  # e.g. a colour mode Pillow cannot convert
+        raise ItemLoadError(str(path), f"unsupported colour mode {image.mode} ({err})") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
