@@ -202,11 +202,9 @@ class Store:
             "format_version": m["format_version"],
             "dim": m["dim"],
             "metric": "inner_product",
-            "index_spec": {
-                "requested": m["index_spec_requested"],
-                "resolved": m["index_spec_resolved"],
-                "note": m["index_note"],
-            },
+            "index_spec": m["index_spec_requested"],  # what to pass to create() again
+            "index_spec_resolved": m["index_spec_resolved"],  # None until the first commit
+            "index_note": m["index_note"],  # why resolved differs from requested, if it does
             "counts": {
                 "documents": m["count"],
                 "by_modality": {

@@ -175,8 +175,10 @@ def test_create_and_open_refusals(tmp_path):
 def test_untrainable_spec_falls_back_to_flat_with_reason(tmp_path, vectors):
     with Store.create(tmp_path / "s", dim=DIM, index_spec="IVF1024,Flat") as store:
         store.add(records(0, 50), vectors[:50])
-        spec = store.manifest["index_spec"]
-        assert spec["resolved"] == "Flat" and "could not be trained on 50" in spec["note"]
+        manifest = store.manifest
+        assert manifest["index_spec"] == "IVF1024,Flat"
+        assert manifest["index_spec_resolved"] == "Flat"
+        assert "could not be trained on 50" in manifest["index_note"]
         assert store.check_integrity().ok
 
 
@@ -185,10 +187,10 @@ def test_auto_resolves_by_size_and_upgrades(tmp_path, monkeypatch):
     vectors = clustered_unit_vectors(1400, seed=3)
     with Store.create(tmp_path / "s", dim=DIM, checkpoint_rows=300) as store:
         store.add(records(0, 400), vectors[:400])
-        assert store.manifest["index_spec"]["resolved"] == "Flat"
+        assert store.manifest["index_spec_resolved"] == "Flat"
         for start in range(400, 1400, 500):
             store.add(records(start, start + 500), vectors[start : start + 500])
-        assert store.manifest["index_spec"]["resolved"] == "HNSW32"
+        assert store.manifest["index_spec_resolved"] == "HNSW32"
         assert store.check_integrity().ok
         _, ids = store.search(vectors[1399], 1)
         assert doc_ids_of(store, ids[0]) == ["d1399"]
