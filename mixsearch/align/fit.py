@@ -95,7 +95,10 @@ def fit_alignment_streaming(
     check_method(method)
     lambda_grid = _lambda_grid(lambdas)
     acc = _Accumulator(
-        keep_sample=cv_sample if method == "auto" else 0, seed=seed, normalize=normalize_inputs
+        keep_sample=cv_sample if method == "auto" else 0,
+        seed=seed,
+        normalize=normalize_inputs,
+        grams=method == "lstsq",
     )
     for x, y in pairs:
         acc.add(x, y)
@@ -253,7 +256,7 @@ def choose_lambda(
         queries[slots] = y[rows] - mean_q
         for i, lam in enumerate(lambdas):
             gallery[i, slots] = (x[rows] - mean_x) @ shrunk_procrustes(c, lam)
-    scores = np.array([_score(queries, g) for g in gallery])
+    scores = [_score(queries, g) for g in gallery]
     best = max(range(len(lambdas)), key=lambda i: (round(scores[i], 9), lambdas[i]))
     return lambdas[best], {
         _lambda_key(lam): float(s) for lam, s in zip(lambdas, scores, strict=True)
@@ -293,39 +296,34 @@ def _query_mean(query: np.ndarray | None, stats: PairStats, normalize: bool) -> 
 class _Accumulator:
     """Validates, normalises and accumulates chunks; keeps a bottom-k random sample for CV."""
 
-    def __init__(self, keep_sample: int, seed: int, normalize: bool) -> None:
+    def __init__(self, keep_sample: int, seed: int, normalize: bool, grams: bool) -> None:
         self.stats: PairStats | None = None
         self.normalize = normalize
+        self.grams = grams
         self.offset = 0
         self.bad: dict[str, list[np.ndarray]] = {}
         self.bad_counts: dict[str, int] = {}
-        self.keep = keep_sample
-        self.rng = np.random.default_rng([seed, 1])
-        self.keys = np.empty(0)
-        self.index = np.empty(0, dtype=np.int64)
-        self.sx: np.ndarray | None = None
-        self.sy: np.ndarray | None = None
+        self.sampler = _BottomKSampler(keep_sample, seed)
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         x = as_matrix(x, "source chunk")
         y = as_matrix(y, "target chunk")
         check_pair_rows(x, y)
         self._check_dims(x, y)
-        if self._record_bad(x, "source") | self._record_bad(y, "target"):
-            self.offset += len(x)
-            return  # the fit will fail; keep scanning only to name more bad rows
-        x64 = np.asarray(x, dtype=np.float64)
-        y64 = np.asarray(y, dtype=np.float64)
-        if self.normalize:
-            x64, y64 = normalize_rows(x64), normalize_rows(y64)
-        if not self.bad:
+        bad = self._record_bad(x, "source") | self._record_bad(y, "target")
+        if not bad and not self.bad:  # after a bad row the fit will fail: only keep scanning
+            x64 = np.array(x, dtype=np.float64)  # the one copy of this chunk
+            y64 = np.array(y, dtype=np.float64)
+            if self.normalize:
+                _normalize_in_place(x64)
+                _normalize_in_place(y64)
             self.stats.add(x64, y64)  # type: ignore[union-attr]
-            self._sample(x64, y64)
+            self.sampler.add(x64, y64, self.offset)
         self.offset += len(x)
 
     def _check_dims(self, x: np.ndarray, y: np.ndarray) -> None:
         if self.stats is None:
-            self.stats = PairStats.empty(x.shape[1], y.shape[1])
+            self.stats = PairStats.empty(x.shape[1], y.shape[1], grams=self.grams)
         ds, dt = self.stats.xty.shape
         if x.shape[1] != ds or y.shape[1] != dt:
             raise MixsearchError(
@@ -342,27 +340,6 @@ class _Accumulator:
                 self.bad_counts[key] = self.bad_counts.get(key, 0) + len(rows)
         return bool(len(nonfinite) or len(zero))
 
-    def _sample(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Bottom-k sampling: each row gets a uniform key, the k smallest keys are the sample."""
-        if self.keep <= 0:
-            return
-        keys = np.concatenate([self.keys, self.rng.random(len(x))])
-        index = np.concatenate([self.index, np.arange(self.offset, self.offset + len(x))])
-        keep = (
-            np.sort(np.argpartition(keys, self.keep - 1)[: self.keep])
-            if len(keys) > self.keep
-            else np.arange(len(keys))
-        )
-        old = len(self.keys)
-        from_old, from_new = keep[keep < old], keep[keep >= old] - old
-        self.sx = np.concatenate([self._rows(self.sx, from_old, x.shape[1]), x[from_new]])
-        self.sy = np.concatenate([self._rows(self.sy, from_old, y.shape[1]), y[from_new]])
-        self.keys, self.index = keys[keep], index[keep]
-
-    @staticmethod
-    def _rows(arr: np.ndarray | None, rows: np.ndarray, dim: int) -> np.ndarray:
-        return np.empty((0, dim)) if arr is None else arr[rows]
-
     def finish(self) -> PairStats:
         if self.stats is None or self.offset == 0:
             raise MixsearchError("no pairs to fit: the input is empty")
@@ -378,9 +355,54 @@ class _Accumulator:
         return self.stats
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.sampler.rows()
+
+
+class _BottomKSampler:
+    """A uniform sample of k pairs without replacement, in one pass and fixed memory.
+
+    Every row draws a uniform key; the sample is the k rows with the smallest keys. Keys are
+    drawn row by row from one seeded stream, so the sample does not depend on how the rows were
+    chunked. Buffers are preallocated; a chunk only touches the slots its winners evict.
+    """
+
+    def __init__(self, k: int, seed: int) -> None:
+        self.k = k
+        self.rng = np.random.default_rng([seed, 1])
+        self.filled = 0
+        self.keys = np.empty(0)
+        self.index = np.empty(0, dtype=np.int64)
+        self.sx: np.ndarray | None = None
+        self.sy: np.ndarray | None = None
+
+    def add(self, x: np.ndarray, y: np.ndarray, offset: int) -> None:
+        if self.k <= 0:
+            return
+        if self.sx is None or self.sy is None:
+            self.sx, self.sy = np.empty((self.k, x.shape[1])), np.empty((self.k, y.shape[1]))
+            self.keys, self.index = np.full(self.k, np.inf), np.full(self.k, -1, dtype=np.int64)
+        keys = self.rng.random(len(x))
+        # a new row wins a slot when its key beats the largest key kept (inf while not full)
+        cand = np.flatnonzero(keys < self.keys.max())
+        if len(cand) == 0:
+            return
+        all_keys = np.concatenate([self.keys, keys[cand]])
+        winners = np.argpartition(all_keys, self.k - 1)[: self.k]
+        evicted = np.setdiff1d(np.arange(self.k), winners[winners < self.k])
+        incoming = cand[winners[winners >= self.k] - self.k]
+        self.sx[evicted], self.sy[evicted] = x[incoming], y[incoming]
+        self.keys[evicted], self.index[evicted] = keys[incoming], offset + incoming
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The sampled pairs in their original row order."""
         assert self.sx is not None and self.sy is not None
-        return self.sx, self.sy
+        kept = np.flatnonzero(self.index >= 0)
+        order = kept[np.argsort(self.index[kept])]
+        return self.sx[order], self.sy[order]
+
+
+def _normalize_in_place(x: np.ndarray) -> None:
+    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x)), 1e-12)[:, None]
 
 
 def _file_chunks(
@@ -395,7 +417,7 @@ def _file_chunks(
     # disable=None: tqdm draws only on a terminal, so logs and captured stderr stay clean
     for start in tqdm(starts, desc="fitting", unit="chunk", disable=None if progress else True):
         stop = min(start + chunk_rows, n)
-        yield np.array(x[start:stop]), np.array(y[start:stop])
+        yield x[start:stop], y[start:stop]  # views: the accumulator makes the only copy
         _release_pages(x)
         _release_pages(y)
 
@@ -408,6 +430,8 @@ def _release_pages(arr: np.ndarray) -> None:
     """
     import mmap
 
+    while arr is not None and getattr(arr, "_mmap", None) is None:
+        arr = arr.base  # np.asarray(memmap) is a plain view; the map hangs off .base
     base = getattr(arr, "_mmap", None)
     if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
         base.madvise(mmap.MADV_DONTNEED)

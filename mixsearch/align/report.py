@@ -48,7 +48,7 @@ def alignment_report(
     _check_dims(alignment, x, y)
     if alignment.extra.get("normalized_inputs", True):
         x, y = normalize_rows(np.asarray(x, np.float64)), normalize_rows(np.asarray(y, np.float64))
-    stats = PairStats.of(x, y)
+    stats = PairStats.of(x, y, grams=True)
     return {
         "n_pairs": len(x),
         "source_dim": x.shape[1],
@@ -72,7 +72,8 @@ def _check_dims(alignment: Alignment, x: np.ndarray, y: np.ndarray) -> None:
 
 def procrustes_bound(stats: PairStats) -> dict[str, float]:
     """ε, the paper's bound and the plain uncentred Procrustes residual, from statistics only."""
-    sq_x, sq_y = float(np.trace(stats.xtx)), float(np.trace(stats.yty))
+    assert stats.xtx is not None and stats.yty is not None, "needs PairStats(grams=True)"
+    sq_x, sq_y = stats.sq_x, stats.sq_y
     eps_sq = np.sum(stats.xtx**2) + np.sum(stats.yty**2) - 2.0 * np.sum(stats.xty**2)
     eps = math.sqrt(max(float(eps_sq), 0.0))  # tiny negatives are rounding
     dim = max(stats.xty.shape)
@@ -124,7 +125,7 @@ def _heldout_retrieval(
     tested = 0
     for f in range(folds):
         held = np.flatnonzero(ids == f)
-        train = stats - PairStats.of(x[held], y[held])
+        train = stats - PairStats.of(x[held], y[held], grams=True)
         test = np.sort(rng.choice(held, min(len(held), max(max_pairs // folds, 1)), replace=False))
         tested += len(test)
         for method in methods:

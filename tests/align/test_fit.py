@@ -59,7 +59,7 @@ def test_residual_never_exceeds_the_paper_bound(n, ds, dt, scale, seed) -> None:
     r = np.random.default_rng(seed)
     x = r.standard_normal((n, ds)) * scale
     y = r.standard_normal((n, dt)) + x[:, :1]  # partly related, partly not
-    out = procrustes_bound(PairStats.of(x, y))
+    out = procrustes_bound(PairStats.of(x, y, grams=True))
     direct_eps = np.linalg.norm(x @ x.T - y @ y.T)
     assert out["distortion"] == pytest.approx(direct_eps, rel=1e-6, abs=1e-6 * scale**2)
     assert out["residual_procrustes"] == pytest.approx(
