@@ -239,9 +239,9 @@ def _exclude_bad_rows(folder: Path, emb: EmbeddingSet) -> None:
     has_image = emb.doc_modality != Modality.TEXT
     bad_docs = np.zeros(emb.n_docs, dtype=bool)
     if emb.doc_text is not None:
-        bad_docs |= has_text & _bad_mask(folder / "doc_text.npy", emb.doc_text, emb.errors)
+        bad_docs |= _bad_mask(folder / "doc_text.npy", emb.doc_text, emb.errors, has_text)
     if emb.doc_image is not None:
-        bad_docs |= has_image & _bad_mask(folder / "doc_image.npy", emb.doc_image, emb.errors)
+        bad_docs |= _bad_mask(folder / "doc_image.npy", emb.doc_image, emb.errors, has_image)
     emb.excluded_docs = np.flatnonzero(bad_docs)
     emb.excluded_queries = np.flatnonzero(
         _bad_mask(folder / "queries.npy", emb.queries, emb.errors)
@@ -254,9 +254,14 @@ def _exclude_bad_rows(folder: Path, emb: EmbeddingSet) -> None:
         emb.fit_query = emb.fit_query[keep]
 
 
-def _bad_mask(path: Path, x: np.ndarray, errors: list[ItemError]) -> np.ndarray:
-    nonfinite = ~np.isfinite(x).all(axis=1)
-    zero = ~nonfinite & ~x.any(axis=1)
+def _bad_mask(
+    path: Path, x: np.ndarray, errors: list[ItemError], used: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows that hold NaN/inf or only zeros, among the ``used`` ones (rows of absent parts
+    are ignored by design and never reported)."""
+    used = np.ones(len(x), dtype=bool) if used is None else used
+    nonfinite = used & ~np.isfinite(x).all(axis=1)
+    zero = used & ~nonfinite & ~x.any(axis=1)
     for mask, reason in ((nonfinite, "holds NaN or inf"), (zero, "is all zeros")):
         for row in np.flatnonzero(mask):
             errors.append(ItemError(f"{path.name} row {row}", f"vector {reason}; row skipped"))
@@ -434,7 +439,11 @@ class _RunContext:
 
 
 def _scored_queries(emb: EmbeddingSet) -> np.ndarray:
-    has_relevant = np.array([any(g > 0 for g in q.values()) for q in emb.qrels], dtype=bool)
+    """Queries with a usable vector and at least one relevant document still in the corpus."""
+    dropped = set(emb.excluded_docs.tolist())
+    has_relevant = np.array(
+        [any(g > 0 and d not in dropped for d, g in q.items()) for q in emb.qrels], dtype=bool
+    )
     has_relevant[emb.excluded_queries] = False
     return np.flatnonzero(has_relevant)
 

@@ -569,23 +569,20 @@ def _encode_images(
     """Vectors [len(paths), D] (zero rows where absent/failed) and a mask of the encoded ones."""
     from mixsearch.encoders import encode_image_files
 
-    present = [i for i, p in enumerate(paths) if p is not None]
-    files = [p for p in paths if p is not None]
-    ok = np.zeros(len(paths), dtype=bool)
+    # Fit sets often pair one photo with several captions: encode each distinct file once.
+    files = sorted({p for p in paths if p is not None})
     if progress:
-        print(f"encoding {len(present)} {what}", file=sys.stderr, flush=True)
+        print(f"encoding {len(files)} {what}", file=sys.stderr, flush=True)
     batch = encode_image_files(
         encoder, files, batch_size=batch_size, progress=progress, cache=cache
     )
     errors.extend(batch.errors)
-    dim = (
-        batch.vectors.shape[1]
-        if batch.vectors.ndim == 2 and batch.vectors.shape[1]
-        else encoder.dim
-    )
+    dim = batch.vectors.shape[1] if batch.vectors.ndim == 2 and len(batch.indices) else encoder.dim
+    by_file = {files[i]: batch.vectors[row] for row, i in enumerate(batch.indices)}
     out = np.zeros((len(paths), dim), dtype=np.float32)
-    rows = np.array([present[i] for i in batch.indices], dtype=int)
-    if len(rows):
-        out[rows] = batch.vectors
-        ok[rows] = True
+    ok = np.zeros(len(paths), dtype=bool)
+    for i, path in enumerate(paths):
+        if path is not None and path in by_file:
+            out[i] = by_file[path]
+            ok[i] = True
     return out, ok

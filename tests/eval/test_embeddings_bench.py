@@ -108,13 +108,21 @@ def test_bad_rows_are_reported_and_the_rest_runs(tmp_path: Path) -> None:
     queries = np.load(folder / "queries.npy")
     queries[3] = np.nan
     np.save(folder / "queries.npy", queries)
+    doc_text, doc_image = np.load(folder / "doc_text.npy"), np.load(folder / "doc_image.npy")
+    doc_text[12] = 0.0  # document 12 is image-only: its text row is ignored, not an error
+    doc_image[15] = np.inf  # document 15 is image-only: a broken image vector drops it
+    np.save(folder / "doc_text.npy", doc_text)
+    np.save(folder / "doc_image.npy", doc_image)
     with open(folder / "qrels.tsv", "a") as handle:
         handle.write("5\t999\t1\nnot a line\n")
     results = run_embeddings_benchmark(folder, ["center"], splits=1, bootstrap=0)
     items = {e["item"]: e["reason"] for e in results["errors"]}
     assert "NaN" in items["queries.npy row 3"]
     assert "out of range" in next(r for i, r in items.items() if i.startswith("qrels.tsv line"))
-    assert results["n_queries"] == 29
+    assert "NaN or inf" in items["doc_image.npy row 15"]
+    assert len(items) == 4  # query 3, document 15, two qrels lines; nothing about row 12
+    # query 3 has no vector, query 15 lost its only relevant document
+    assert results["n_queries"] == 28 and results["n_docs"] == 29
     assert results["methods"]["center"]["ndcg@10"] > 0.3
 
 
