@@ -194,6 +194,8 @@ def filter_sql(modality: Any, where: dict | None) -> tuple[str, list[Any]]:
     params: list[Any] = []
     if modality is not None:
         codes = [int(Modality.parse(m)) for m in _as_list(modality)]
+        if not codes:
+            raise MixsearchError("modality filter: give at least one of text, image, image+text")
         clauses.append(f"modality IN ({', '.join('?' * len(codes))})")
         params.extend(codes)
     for key, condition in (where or {}).items():

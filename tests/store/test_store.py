@@ -149,6 +149,8 @@ def test_filters(tmp_path, vectors):
             store.filter_ids(where={"year": {"between": 3}})
         with pytest.raises(MixsearchError, match="unknown modality"):
             store.filter_ids(modality="video")
+        with pytest.raises(MixsearchError, match="at least one"):
+            store.filter_ids(modality=[])
 
 
 def test_open_refuses_other_fingerprint(tmp_path):
