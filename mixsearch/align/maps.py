@@ -29,7 +29,11 @@ def padded_identity(ds: int, dt: int) -> np.ndarray:
 
 def polar_factor(c: np.ndarray) -> np.ndarray:
     """The orthogonal (partial-isometry) factor UVᵀ of ``c``: argmax_Q tr(QᵀC)."""
-    u, _, vt = scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesdd")
+    try:
+        u, _, vt = scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesdd")
+    except np.linalg.LinAlgError:
+        # gesdd (divide and conquer) occasionally fails to converge; gesvd is slower but robust
+        u, _, vt = scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesvd")
     return u @ vt
 
 
