@@ -144,7 +144,9 @@ def _json_lines(path: Path, errors: list[ItemError]) -> Iterator[tuple[int, Any]
         try:
             line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
         except UnicodeDecodeError as err:
-            errors.append(ItemError(f"{path.name}:{line_no}", f"not valid UTF-8 at byte {err.start}"))
+            errors.append(
+                ItemError(f"{path.name}:{line_no}", f"not valid UTF-8 at byte {err.start}")
+            )
             continue
         if not line.strip():
             continue

@@ -116,7 +116,9 @@ class Engine:
         """A new engine at ``path``. ``encoder=None`` makes a vector-only engine (give ``dim``)."""
         path = Path(path)
         if (path / "manifest.json").exists():
-            raise MixsearchError(f"{path} already holds a store; use Engine.open (or `index --into` adds to it)")
+            raise MixsearchError(
+                f"{path} already holds a store; use Engine.open (or `index --into` adds to it)"
+            )
         if not 0.0 <= alpha <= 1.0:
             raise MixsearchError(f"alpha must lie in [0, 1], got {alpha}")
         spec, instance = _split_encoder(encoder)
@@ -211,11 +213,10 @@ class Engine:
         with different content updated. Each batch of ``commit_every`` is one crash-safe commit.
         ``cache``: the on-disk embedding cache (True: the default one, False: none)."""
         report = AddReport()
-        cache = _embedding_cache(cache)
         docs = self._dedupe(list(documents), report)
         if not docs:
             return report
-        text_vecs, image_vecs, docs = self._encode(docs, report, progress, cache)
+        text_vecs, image_vecs, docs = self._encode(docs, report, progress, _embedding_cache(cache))
         self._resolve_pending_alignment(docs, text_vecs, image_vecs, report)
         modality = np.array([int(d.modality) for d in docs], dtype=np.int64)
         t0 = time.perf_counter()
@@ -290,8 +291,14 @@ class Engine:
     ) -> list[Hit]:
         """Top-k documents of every modality for one text query."""
         return self.search_batch(
-            [query], k, modality=modality, where=where, candidates=candidates,
-            rescore=rescore, query_encoder=query_encoder, bridge=bridge,
+            [query],
+            k,
+            modality=modality,
+            where=where,
+            candidates=candidates,
+            rescore=rescore,
+            query_encoder=query_encoder,
+            bridge=bridge,
         )[0]
 
     def search_batch(
@@ -336,8 +343,14 @@ class Engine:
             )
         q = query_vectors(q, self.alignment)
         return rank(
-            self.store, q, k, modality=modality, where=dict(where) if where else None,
-            candidates=candidates, rescore=rescore, params=dict(params) if params else None,
+            self.store,
+            q,
+            k,
+            modality=modality,
+            where=dict(where) if where else None,
+            candidates=candidates,
+            rescore=rescore,
+            params=dict(params) if params else None,
         )
 
     def info(self) -> dict[str, Any]:
@@ -375,7 +388,9 @@ class Engine:
     ) -> np.ndarray:
         if query_encoder is None:
             if bridge is not None:
-                raise MixsearchError("--bridge needs --query-encoder (the model the bridge maps from)")
+                raise MixsearchError(
+                    "--bridge needs --query-encoder (the model the bridge maps from)"
+                )
             return self.encoder.encode_texts(queries)
         if bridge is None:
             raise MixsearchError(
@@ -387,7 +402,9 @@ class Engine:
         new = _make_encoder(query_encoder, self._device)
         bridge_alignment = _load_alignment(bridge)
         _check_bridge(bridge_alignment, fingerprint_id(new), self._store_encoder_fingerprint())
-        mapped = bridge_alignment.transform(new.encode_texts(queries), side="source", normalize=True)
+        mapped = bridge_alignment.transform(
+            new.encode_texts(queries), side="source", normalize=True
+        )
         return np.asarray(mapped, dtype=np.float32)
 
     def _dedupe(self, docs: list[Document], report: AddReport) -> list[Document]:
@@ -422,10 +439,13 @@ class Engine:
         image_vecs = None
         if with_image:
             t0 = time.perf_counter()
-            paths = [docs[i].image for i in with_image]
+            paths = [Path(str(docs[i].image)) for i in with_image]
             batch = encode_image_files(encoder, paths, progress=progress, cache=cache)
             report._time("encode_image", time.perf_counter() - t0)
-            image_vecs = np.zeros((len(docs), batch.vectors.shape[1] if len(batch.vectors) else encoder.dim), np.float32)
+            image_vecs = np.zeros(
+                (len(docs), batch.vectors.shape[1] if len(batch.vectors) else encoder.dim),
+                np.float32,
+            )
             ok = np.zeros(len(docs), dtype=bool)
             for row, pos in enumerate(batch.indices):
                 image_vecs[with_image[pos]] = batch.vectors[row]
@@ -437,7 +457,8 @@ class Engine:
         text_vecs = None
         if with_text:
             t0 = time.perf_counter()
-            encoded = encode_texts_cached(encoder, [docs[i].text for i in with_text], cache=cache, progress=progress)
+            texts = [str(docs[i].text) for i in with_text]
+            encoded = encode_texts_cached(encoder, texts, cache=cache, progress=progress)
             report._time("encode_text", time.perf_counter() - t0)
             text_vecs = np.zeros((len(docs), encoded.shape[1]), np.float32)
             text_vecs[with_text] = encoded
@@ -461,12 +482,12 @@ class Engine:
             from mixsearch.align import fit_alignment
 
             self._alignment = fit_alignment(image_vecs[paired], text_vecs[paired], method="auto")
-            self._alignment_origin = f"fitted on {int(paired.sum())} image+text documents of the corpus"
+            self._alignment_origin = (
+                f"fitted on {int(paired.sum())} image+text documents of the corpus"
+            )
         else:
             self._alignment = None
-            self._alignment_origin = (
-                f"none: {int(paired.sum())} image+text documents, fewer than {MIN_FIT_PAIRS} to fit on"
-            )
+            self._alignment_origin = f"none: {int(paired.sum())} image+text documents, fewer than {MIN_FIT_PAIRS} to fit on"
         report._time("align", time.perf_counter() - t0)
         self._dim = int(text_vecs.shape[1] if text_vecs is not None else image_vecs.shape[1])  # type: ignore[union-attr]
         self._create_store()
@@ -482,7 +503,9 @@ class Engine:
         if self._encoder_spec is not None or self._encoder is not None:
             from mixsearch.encoders import fingerprint_id
 
-            extra["encoder_spec"] = self._encoder_spec if self._encoder_spec is not None else self.encoder.name
+            extra["encoder_spec"] = (
+                self._encoder_spec if self._encoder_spec is not None else self.encoder.name
+            )
             extra["encoder_fingerprint"] = fingerprint_id(self.encoder)
             extra["encoder_fingerprint_detail"] = self.encoder.fingerprint()
         alignment = self.alignment
@@ -501,7 +524,12 @@ class Engine:
             )
 
     def _commit(
-        self, records: list[DocRecord], vectors: np.ndarray, report: AddReport, every: int, progress: bool
+        self,
+        records: list[DocRecord],
+        vectors: np.ndarray,
+        report: AddReport,
+        every: int,
+        progress: bool,
     ) -> None:
         from tqdm.auto import tqdm
 

@@ -121,8 +121,12 @@ def test_reopen_add_update_remove_round_trip(tmp_path: Path, encoder, corpus: Pa
 
 def test_modality_and_metadata_filters(tmp_path: Path, encoder, corpus: Path) -> None:
     engine = _engine(tmp_path, encoder, corpus, alignment="none", index="Flat")
-    engine.add([Document(f"m{y}", text=f"report of the year {y}", metadata={"year": y})
-                for y in range(2000, 2010)])
+    engine.add(
+        [
+            Document(f"m{y}", text=f"report of the year {y}", metadata={"year": y})
+            for y in range(2000, 2010)
+        ]
+    )
 
     images = engine.search("a cat", k=5, modality="image")
     recent = engine.search("report", k=20, where={"year": {"gte": 2005}})

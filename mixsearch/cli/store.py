@@ -326,8 +326,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_bridge(args: argparse.Namespace) -> int:
-    from mixsearch.engine import Engine
     from mixsearch.encoders.images import read_text_file
+    from mixsearch.engine import Engine
 
     texts = [line.strip() for line in read_text_file(args.texts).splitlines() if line.strip()]
     with Engine.open(args.store) as engine:
