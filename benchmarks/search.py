@@ -158,9 +158,11 @@ class Target:
         """Seconds to make ``spec`` the searchable index (train + add)."""
         t0 = time.perf_counter()
         if self.use_engine:
-            rebuild_store_index(self.engine.store, spec)
-            self.index = self.engine.store.index
-            self.spec = self.engine.store.manifest["index_spec"]["resolved"]
+            store = self.engine.store
+            if resolved_spec(store) != spec:  # the Flat index of the load is used as it is
+                rebuild_store_index(store, spec)
+            self.index = store.index
+            self.spec = resolved_spec(store)
         else:
             from mixsearch.store import index_spec as spec_mod
 
@@ -184,8 +186,10 @@ class Target:
             info = tune_search_params(self.engine.store, target_recall=TARGET_RECALL, k=K)
             self.params = dict(info["params"])
         else:
-            self.params = spec_mod.default_search_params(self.index)
-        self.search_parameters = spec_mod.faiss_search_parameters(self.index, self.params, K, None)
+            self.params = spec_mod.default_search_params(index_traits(self.index))
+        self.search_parameters = spec_mod.faiss_search_parameters(
+            index_traits(self.index), self.params, K, None
+        )
         return {k: v for k, v in info.items() if k != "curve"}
 
     def raw(self, q: np.ndarray) -> np.ndarray:
@@ -207,6 +211,21 @@ class Target:
         self.index = None
         gc.collect()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def index_traits(index: Any) -> Any:
+    """What the store's search-parameter helpers take: cached `IndexTraits` of the index."""
+    from mixsearch.store import index_spec as spec_mod
+
+    return spec_mod.IndexTraits.of(index)
+
+
+def resolved_spec(store: Any) -> str | None:
+    """The store's resolved index spec (manifest keys changed once; accept both layouts)."""
+    manifest = store.manifest
+    if "index_spec_resolved" in manifest:
+        return manifest["index_spec_resolved"]
+    return manifest["index_spec"]["resolved"]
 
 
 def rebuild_store_index(store: Any, spec: str) -> None:
@@ -297,7 +316,7 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
         t1 = time.perf_counter()
         scores, ids = top_k(store, qv, K)
         t2 = time.perf_counter()
-        records = store.records_by_id(np.unique(ids[ids >= 0]))
+        records = fetch_rows(store, np.unique(ids[ids >= 0]))
         t3 = time.perf_counter()
         hits_for(_Prefetched(records), scores, ids)  # type: ignore[arg-type]
         t4 = time.perf_counter()
@@ -317,14 +336,23 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
     return {k: round(float(np.median(v)) * 1e6, 1) for k, v in stages.items()}
 
 
+def fetch_rows(store: Any, ids: np.ndarray) -> dict[int, Any]:
+    """The SQLite lookup `rank.hits_for` makes (``hit_rows``; ``records_by_id`` before it)."""
+    fetch = getattr(store, "hit_rows", None) or store.records_by_id
+    return fetch(ids)
+
+
 class _Prefetched:
     """Stands in for the store inside `rank.hits_for` so only Hit construction is timed."""
 
-    def __init__(self, records: dict[int, Any]) -> None:
-        self.records = records
+    def __init__(self, rows: dict[int, Any]) -> None:
+        self.rows = rows
+
+    def hit_rows(self, _ids: Any) -> dict[int, Any]:
+        return self.rows
 
     def records_by_id(self, _ids: Any) -> dict[int, Any]:
-        return self.records
+        return self.rows
 
 
 def measure(
@@ -489,6 +517,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import faiss
 
     threads = C.set_faiss_threads(args.threads)
+    if not args.no_engine:
+        # Import the project's modules now: a long run then uses one consistent snapshot of them.
+        import mixsearch.engine
+        import mixsearch.rank
+        import mixsearch.tune  # noqa: F401
     n_queries = args.queries or (300 if args.quick else 1000)
     n_latency = min(args.latency_queries or (200 if args.quick else 500), n_queries)
     specs = dedupe_auto(
