@@ -429,8 +429,9 @@ def _release_pages(arr: np.ndarray) -> None:
     """
     import mmap
 
-    while arr is not None and getattr(arr, "_mmap", None) is None:
-        arr = arr.base  # np.asarray(memmap) is a plain view; the map hangs off .base
-    base = getattr(arr, "_mmap", None)
+    owner: Any = arr
+    while owner is not None and getattr(owner, "_mmap", None) is None:
+        owner = getattr(owner, "base", None)  # np.asarray(memmap) is a view; the map is a base
+    base = getattr(owner, "_mmap", None)
     if base is not None and hasattr(base, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
         base.madvise(mmap.MADV_DONTNEED)

@@ -52,15 +52,19 @@ class SyntheticSpaces:
         )
 
     def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` pairs (source, target) as float32, rows L2-normalised."""
+        """``n`` pairs (source, target) as float32, rows L2-normalised (generated in float32:
+        benchmarks draw millions of rows and only the distribution matters)."""
         rng = np.random.default_rng(seed)
-        dim = self.basis.shape[1]
-        content = (
-            rng.standard_normal((n, len(self.latent_scales))) * self.latent_scales
-        ) @ self.basis
-        source = content + self.noise * rng.standard_normal((n, dim)) + self.source_offset
-        target = content @ self.rotation + self.noise * rng.standard_normal((n, dim))
-        return _normalize(source), _normalize(target + self.target_offset)
+        f32 = np.float32
+        dim, rank = self.basis.shape[1], len(self.latent_scales)
+        latent = rng.standard_normal((n, rank), dtype=f32) * self.latent_scales.astype(f32)
+        content = latent @ self.basis.astype(f32)
+        source = content + f32(self.noise) * rng.standard_normal((n, dim), dtype=f32)
+        target = content @ self.rotation.astype(f32)
+        target += f32(self.noise) * rng.standard_normal((n, dim), dtype=f32)
+        return _normalize(source + self.source_offset.astype(f32)), _normalize(
+            target + self.target_offset.astype(f32)
+        )
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
