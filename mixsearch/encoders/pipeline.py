@@ -6,6 +6,10 @@ the model on the previous batch. Threads rather than processes: Pillow releases 
 decoding and resizing, tensors need no pickling between processes, and on the 2-core CI machine
 one worker thread beside the forward pass measured fastest (see benchmarks/RESULTS.md).
 
+JPEG files are decoded at reduced DCT scale (``PIL.Image.draft``) down to the encoder's
+``draft_size`` (never below it), which makes decoding several times cheaper; vectors then differ
+very slightly from ``encoder.encode_images`` on a fully decoded image (other formats: identical).
+
 Bad files never stop a batch: each becomes an ``ItemError`` naming the file and the reason.
 """
 
