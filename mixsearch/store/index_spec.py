@@ -181,7 +181,9 @@ def is_lossy(index: faiss.Index) -> bool:
     inner = inner_index(index)
     ivf = ivf_of(index)
     if ivf is not None:  # behind a pre-transform (OPQ, PCA) scores are approximate too
-        return isinstance(inner, faiss.IndexPreTransform) or not isinstance(ivf, faiss.IndexIVFFlat)
+        # extract_index_ivf returns the IndexIVF base proxy: downcast before the type test
+        exact_codes = isinstance(faiss.downcast_index(ivf), faiss.IndexIVFFlat)
+        return isinstance(inner, faiss.IndexPreTransform) or not exact_codes
     return isinstance(inner, faiss.IndexPQ | faiss.IndexScalarQuantizer | faiss.IndexPreTransform)
 
 
