@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 GEN_CHUNK_ROWS = 65_536
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": _machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_1m_before_fit": load_before,
+        "blas_threads_env": {k: os.environ[k] for k in _THREAD_VARS if k in os.environ},
         "command": "python benchmarks/align_fit.py " + " ".join(argv or sys.argv[1:]),
     }
     print(

@@ -27,7 +27,6 @@ from mixsearch.align.stats import PairStats
 from mixsearch.align.validate import (
     MAX_LISTED_ROWS,
     as_matrix,
-    bad_rows,
     check_folds,
     check_matrix,
     check_pair_rows,
@@ -309,13 +308,15 @@ class _Accumulator:
         y = as_matrix(y, "target chunk")
         check_pair_rows(x, y)
         self._check_dims(x, y)
-        bad = self._record_bad(x, "source") | self._record_bad(y, "target")
+        x64 = np.array(x, dtype=np.float64)  # the one copy of this chunk
+        y64 = np.array(y, dtype=np.float64)
+        # one pass finds bad rows and the norms: a NaN/inf anywhere makes the norm non-finite
+        x_norms, y_norms = _row_norms(x64), _row_norms(y64)
+        bad = self._record_bad(x_norms, "source") | self._record_bad(y_norms, "target")
         if not bad and not self.bad:  # after a bad row the fit will fail: only keep scanning
-            x64 = np.array(x, dtype=np.float64)  # the one copy of this chunk
-            y64 = np.array(y, dtype=np.float64)
             if self.normalize:
-                _normalize_in_place(x64)
-                _normalize_in_place(y64)
+                x64 /= x_norms[:, None]
+                y64 /= y_norms[:, None]
             self.stats.add(x64, y64)  # type: ignore[union-attr]
             self.sampler.add(x64, y64, self.offset)
         self.offset += len(x)
@@ -330,8 +331,9 @@ class _Accumulator:
                 f"earlier chunks ({ds}, {dt})"
             )
 
-    def _record_bad(self, x: np.ndarray, name: str) -> bool:
-        nonfinite, zero = bad_rows(x)
+    def _record_bad(self, norms: np.ndarray, name: str) -> bool:
+        nonfinite = np.flatnonzero(~np.isfinite(norms))
+        zero = np.flatnonzero(norms == 0)
         for kind, rows in (("nonfinite", nonfinite), ("zero", zero)):
             if len(rows):
                 key = f"{name}:{kind}"
@@ -400,8 +402,9 @@ class _BottomKSampler:
         return self.sx[order], self.sy[order]
 
 
-def _normalize_in_place(x: np.ndarray) -> None:
-    x /= np.maximum(np.sqrt(np.einsum("ij,ij->i", x, x)), 1e-12)[:, None]
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.sqrt(np.einsum("ij,ij->i", x, x))
 
 
 def _file_chunks(
