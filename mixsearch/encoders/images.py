@@ -158,7 +158,8 @@ def _bomb_reason(path: Path, data: bytes | None) -> str:
 def _upright(image: Image.Image) -> Image.Image:
     """Apply the EXIF orientation tag; a malformed EXIF block leaves the image as stored."""
     try:
-        return ImageOps.exif_transpose(image) or image
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of upright images
+        return image
     except Exception:  # broken EXIF must not cost the whole image
         return image
 
