@@ -6,8 +6,8 @@ built with an old one. See arXiv 2510.13406 ("When Embedding Models Meet: Procru
 """
 
 from mixsearch.align.alignment import Alignment
+from mixsearch.align.crossval import DEFAULT_LAMBDAS
 from mixsearch.align.fit import (
-    DEFAULT_LAMBDAS,
     METHODS,
     fit_alignment,
     fit_alignment_from_files,

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from mixsearch.align.alignment import Alignment
-from mixsearch.align.fit import alignment_from_stats, fit_alignment, fold_ids
+from mixsearch.align.crossval import fold_ids
+from mixsearch.align.fit import alignment_from_stats, fit_alignment
 from mixsearch.align.retrieval import normalize_rows, pair_retrieval
 from mixsearch.align.stats import PairStats
 from mixsearch.align.validate import check_folds, check_matrix, check_pair_rows
