@@ -21,8 +21,13 @@ class Modality(IntEnum):
             return value
         if isinstance(value, int):
             return cls(value)
-        aliases = {"text": cls.TEXT, "image": cls.IMAGE, "image+text": cls.IMAGE_TEXT,
-                   "image_text": cls.IMAGE_TEXT, "mixed": cls.IMAGE_TEXT}
+        aliases = {
+            "text": cls.TEXT,
+            "image": cls.IMAGE,
+            "image+text": cls.IMAGE_TEXT,
+            "image_text": cls.IMAGE_TEXT,
+            "mixed": cls.IMAGE_TEXT,
+        }
         try:
             return aliases[value.strip().lower()]
         except KeyError:
@@ -32,8 +37,9 @@ class Modality(IntEnum):
 
     @property
     def label(self) -> str:
-        return {Modality.TEXT: "text", Modality.IMAGE: "image",
-                Modality.IMAGE_TEXT: "image+text"}[self]
+        return {Modality.TEXT: "text", Modality.IMAGE: "image", Modality.IMAGE_TEXT: "image+text"}[
+            self
+        ]
 
 
 @dataclass
