@@ -87,7 +87,10 @@ class MiniLMEncoder(TextOnlyMixin):
         self.batch_size = batch_size
         self.model_dir = minilm_model_dir()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # Loading local weights is instant; transformers' "Loading weights" bar is only noise.
+        transformers_logging.disable_progress_bar()
         with hub_offline():
             self.model = SentenceTransformer(str(self.model_dir), device=device)
 
