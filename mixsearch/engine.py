@@ -479,9 +479,16 @@ class Engine:
         t0 = time.perf_counter()
         paired = np.array([d.modality == Modality.IMAGE_TEXT for d in docs])
         if paired.sum() >= MIN_FIT_PAIRS and text_vecs is not None and image_vecs is not None:
+            from threadpoolctl import threadpool_limits
+
             from mixsearch.align import fit_alignment
 
-            self._alignment = fit_alignment(image_vecs[paired], text_vecs[paired], method="auto")
+            # Cross-validation runs dozens of D×D SVDs: too small to gain from BLAS threads, and
+            # spinning BLAS threads made them many times slower on a busy machine (RESULTS.md).
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._alignment = fit_alignment(
+                    image_vecs[paired], text_vecs[paired], method="auto"
+                )
             self._alignment_origin = (
                 f"fitted on {int(paired.sum())} image+text documents of the corpus"
             )

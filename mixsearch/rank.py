@@ -174,7 +174,7 @@ def hits_for(store: Store, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit
                     MODALITIES[modality],
                     _snippet(text),
                     image_path,
-                    json.loads(metadata),
+                    {} if metadata == "{}" else json.loads(metadata),
                     len(hits) + 1,
                 )
             )
