@@ -229,19 +229,8 @@ def resolved_spec(store: Any) -> str | None:
 
 
 def rebuild_store_index(store: Any, spec: str) -> None:
-    """Switch a loaded store to another index spec and rebuild the index from its stored rows.
-
-    The store has no public "change the index spec" call (``compact`` rebuilds with the spec the
-    store was created with, then VACUUMs 2 GB of SQLite at 1M docs), so the benchmark sets the
-    requested spec in the store's meta table and runs the same rebuild ``compact`` runs.
-    """
-    from mixsearch.store import db
-
-    with store._writing():
-        with store._transaction():
-            db.write_meta(store._conn, {"index_spec_requested": spec})
-        store._meta["index_spec_requested"] = spec
-        store._rebuild()
+    """Switch a loaded store to another index spec, rebuilt from its stored rows."""
+    store.rebuild(spec)
 
 
 def hit_ids(results: list[list[Any]]) -> np.ndarray:

@@ -268,8 +268,9 @@ class Engine:
         removed = self.store.remove([d for d in doc_ids if d not in set(missing)])
         return removed, missing
 
-    def compact(self) -> None:
-        self.store.compact()
+    def compact(self, index: str | None = None) -> None:
+        """Rebuild the index without removed documents, optionally as another index type."""
+        self.store.compact(index)
 
     def tune(self, target_recall: float = 0.95, k: int = 10) -> dict[str, Any]:
         from mixsearch.tune import tune_search_params

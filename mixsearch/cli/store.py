@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_remove)
     p = subparsers.add_parser("compact", help="rebuild the index without removed documents")
     p.add_argument("store", type=Path)
+    p.add_argument("--index", default=None, help="switch to this FAISS index spec (or auto)")
     p.set_defaults(handler=cmd_compact)
     p = subparsers.add_parser("tune", help="pick nprobe/efSearch for a target recall")
     p.add_argument("store", type=Path)
@@ -311,8 +312,9 @@ def cmd_compact(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
     with Engine.open(args.store) as engine:
-        engine.compact()
-        print(f"compacted {args.store}: {len(engine.store)} documents")
+        engine.compact(args.index)
+        resolved = engine.store.manifest.get("index_spec_resolved")
+        print(f"compacted {args.store}: {len(engine.store)} documents, index {resolved}")
     return 0
 
 

@@ -273,11 +273,18 @@ class Store:
         self._meta["extra"] = extra
         self._write_manifest()
 
-    def compact(self) -> None:
-        """Rebuild the index from the stored vectors (re-resolving ``auto``), then VACUUM."""
+    def compact(self, index_spec: str | None = None) -> None:
+        """Rebuild the index from the stored vectors (re-resolving ``auto``, or switching to
+        ``index_spec``), drop removed ids, then VACUUM."""
         with self._writing():
-            self._rebuild()
+            self._rebuild(index_spec)
             self._conn.execute("VACUUM")
+
+    def rebuild(self, index_spec: str | None = None) -> None:
+        """Rebuild the index from the stored vectors, switching to ``index_spec`` if given
+        (one crash-safe commit; unlike `compact`, no VACUUM of the document table)."""
+        with self._writing():
+            self._rebuild(index_spec)
 
     def checkpoint(self) -> None:
         """Write the FAISS index file so the next open needs no replay."""
@@ -610,12 +617,14 @@ class Store:
         if wanted != m["index_spec_resolved"]:
             self._rebuild()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, index_spec: str | None = None) -> None:
         m = self._meta
         gen = m["generation"] + 1
         old_index_gen = m["index_generation"]
         updates: dict[str, Any] = {"generation": gen, "index_generation": gen, "pending_rows": 0}
         try:
+            if index_spec is not None:
+                m["index_spec_requested"] = updates["index_spec_requested"] = index_spec
             index, note, spec = self._index_from_rows()
             updates.update(index_spec_resolved=spec, index_note=note, updated_at=_utc_now())
             if spec != m["index_spec_resolved"]:

@@ -246,3 +246,24 @@ def test_hnsw_removed_ids_never_come_back(tmp_path, vectors):
             _, ids = store.search(vectors[:20], 10, params={"efSearch": 300}, allowed_ids=allowed)
             found = ids[ids >= 0]
             assert len(found) == 200 and not np.any(found % 2 == 0)
+
+
+def test_rebuild_switches_the_index_spec_and_keeps_results(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(600, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [
+        DocRecord(f"d{i}", Modality.TEXT, f"t{i}", None, {}, "") for i in range(len(vectors))
+    ]
+    store = Store.create(tmp_path / "s", dim=16, index_spec="Flat")
+    store.add(records, vectors)
+    _, before = store.search(vectors[:5], 3)
+
+    store.rebuild("HNSW32")
+    store.close()
+    store = Store.open(tmp_path / "s")
+
+    assert store.manifest["index_spec"] == "HNSW32"
+    assert store.manifest["index_spec_resolved"] == "HNSW32"
+    _, after = store.search(vectors[:5], 3, params={"efSearch": 256})
+    assert (after == before).all()
