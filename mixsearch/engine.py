@@ -265,7 +265,8 @@ class Engine:
     def remove(self, doc_ids: Sequence[str]) -> tuple[int, list[str]]:
         """Remove documents by id; returns (number removed, ids that were not in the store)."""
         missing = self.store.missing(list(doc_ids))
-        removed = self.store.remove([d for d in doc_ids if d not in set(missing)])
+        absent = set(missing)
+        removed = self.store.remove([d for d in doc_ids if d not in absent])
         return removed, missing
 
     def compact(self, index: str | None = None) -> None:
