@@ -23,11 +23,32 @@ DEFAULT_LAMBDAS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, math.inf)
 DEFAULT_CV_EVAL = 1_000  # held-out pairs per fold ranked against each other to score a λ
 
 
-def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
-    """Fold number of each row: a seeded permutation dealt round-robin (sizes differ by ≤ 1)."""
-    ids = np.empty(n, dtype=np.int64)
-    ids[np.random.default_rng(seed).permutation(n)] = np.arange(n) % folds
-    return ids
+def fold_ids(n: int, folds: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """Fold number of each row: a seeded permutation of the groups dealt round-robin.
+
+    Rows of one group (e.g. five captions of one photo: the same image vector five times) share
+    a fold, so a held-out fold never holds an item the map was fitted on — otherwise the
+    cross-validation rewards memorising those items and picks too little shrinkage.
+    """
+    if groups is None:
+        groups = np.arange(n)
+    n_groups = int(groups.max()) + 1 if n else 0
+    group_fold = np.empty(n_groups, dtype=np.int64)
+    group_fold[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups) % folds
+    return group_fold[groups]
+
+
+def duplicate_groups(x: np.ndarray) -> np.ndarray:
+    """Group number of each row; identical rows share one."""
+    seen: dict[bytes, int] = {}
+    rows = np.ascontiguousarray(x)
+    return np.array([seen.setdefault(row.tobytes(), len(seen)) for row in rows], dtype=np.int64)
+
+
+def _one_per_group(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The first row of each group among ``rows``: identical gallery items would make ties."""
+    _, first = np.unique(groups[rows], return_index=True)
+    return rows[np.sort(first)]
 
 
 def choose_lambda(
@@ -43,21 +64,29 @@ def choose_lambda(
 ) -> tuple[float, dict[str, float]]:
     """λ with the best mean held-out (R@1 + MRR)/2 of target→source pair retrieval.
 
-    Each fold's held-out pairs (at most ``max_eval`` of them) are ranked against each other
-    with the map fitted on the other folds. (Pooling all folds' held-out pairs into one gallery
+    Each fold's held-out pairs (at most ``max_eval`` of them, one per distinct source vector)
+    are ranked against each other with the map fitted on the other folds; pairs that share a
+    source vector stay in one fold (`fold_ids`). (Pooling all folds' held-out pairs into one gallery
     was tried and is wrong: items mapped by different folds' maps are not comparable, and on real
     low-rank image vectors it made every rotation look worse than centering.) Ties go to the
     larger λ (closer to plain centering: the safer map).
     """
     check_folds(len(x), folds)
-    ids = fold_ids(len(x), folds, seed)
+    groups = duplicate_groups(x)
+    if groups.max() + 1 < folds:
+        raise MixsearchError(
+            f"only {groups.max() + 1} distinct source vectors among {len(x)} pairs: "
+            f"cross-validation needs at least {folds}"
+        )
+    ids = fold_ids(len(x), folds, seed, groups)
     rng = np.random.default_rng([seed, 3])
     total = PairStats.of(x, y)
     sums = np.zeros(len(lambdas))
     for f in range(folds):
         held = np.flatnonzero(ids == f)
         train = total - PairStats.of(x[held], y[held])
-        rows = np.sort(rng.permutation(held)[:max_eval])
+        distinct = _one_per_group(held, groups)
+        rows = np.sort(rng.permutation(distinct)[:max_eval])
         c = train.cross_cov(center)
         mean_x = train.mean_x if center else 0.0
         mean_q = (query_mean if query_mean is not None else train.mean_y) if center else 0.0

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mixsearch.align.alignment import Alignment
-from mixsearch.align.crossval import fold_ids
+from mixsearch.align.crossval import duplicate_groups, fold_ids
 from mixsearch.align.fit import alignment_from_stats, fit_alignment
 from mixsearch.align.retrieval import normalize_rows, pair_retrieval
 from mixsearch.align.stats import PairStats
@@ -120,7 +120,7 @@ def _heldout_retrieval(
         methods.insert(0, "none")  # raw cosine across spaces of different dims means nothing
     if alignment.method not in methods:
         methods.append(alignment.method)
-    ids = fold_ids(len(x), folds, seed)
+    ids = fold_ids(len(x), folds, seed, duplicate_groups(x))
     rng = np.random.default_rng([seed, 2])
     totals: dict[str, dict[str, float]] = {m: {} for m in methods}
     tested = 0

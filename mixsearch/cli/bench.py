@@ -77,6 +77,7 @@ def _register_mixbench(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-cache", action="store_true", help="do not use the on-disk embedding cache")
     _add_common(p)
     p.set_defaults(handler=cmd_mixbench)
 
@@ -139,12 +140,22 @@ def cmd_mixbench(args: argparse.Namespace) -> int:
             splits=args.splits,
             batch_size=args.batch_size,
             progress=not args.no_progress,
+            cache=_embedding_cache(args),
         )
         paths = write_report(results, out, f"MixBench {subset.name} ({_encoder_name(encoder)})")
         results["report"] = {key: str(p) for key, p in paths.items()}
         payload[subset.name] = results
     emit(payload, args.json, _render_subsets)
     return 0
+
+
+def _embedding_cache(args: argparse.Namespace) -> Any:
+    """The on-disk embedding cache, so a rerun does not encode the same images again."""
+    if args.no_cache:
+        return None
+    from mixsearch.encoders import EmbeddingCache, default_cache_dir
+
+    return EmbeddingCache(default_cache_dir())
 
 
 def _render_subsets(payload: dict[str, Any]) -> str:

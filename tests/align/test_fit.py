@@ -202,3 +202,28 @@ def test_chunks_with_changing_dims(rng: np.random.Generator) -> None:
     ]
     with pytest.raises(MixsearchError, match="chunk at row 5 has dims"):
         fit_alignment_streaming(chunks, "center")
+
+
+def test_cross_validation_keeps_duplicate_sources_in_one_fold() -> None:
+    from mixsearch.align.crossval import duplicate_groups, fold_ids
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(40, 8))
+    x = np.repeat(images, 5, axis=0)  # five captions per image: five identical image rows
+    groups = duplicate_groups(x)
+    ids = fold_ids(len(x), 5, seed=1, groups=groups)
+
+    assert groups.max() + 1 == 40
+    for g in range(40):
+        assert len(set(ids[groups == g])) == 1
+    assert sorted(np.bincount(ids)) == [40] * 5
+
+
+def test_auto_fits_on_repeated_images() -> None:
+    rng = np.random.default_rng(1)
+    images = rng.normal(size=(60, 16))
+    x = np.repeat(images, 5, axis=0)
+    y = x + 0.5 * rng.normal(size=x.shape)
+    alignment = fit_alignment(x, y, method="auto")
+    assert alignment.method == "auto"
+    assert alignment.orthogonality_error() < 1e-5
