@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mixsearch.serialize import json_default
+
 
 def add_json_flag(parser: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -15,7 +17,7 @@ def add_json_flag(parser: Any) -> None:
 def emit(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
     """Print ``payload`` as JSON (sorted keys, one document) or through ``render``."""
     if as_json:
-        json.dump(payload, sys.stdout, indent=2, default=_json_default)
+        json.dump(payload, sys.stdout, indent=2, default=json_default)
         sys.stdout.write("\n")
     else:
         print(render(payload))
@@ -34,15 +36,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    return str(obj)

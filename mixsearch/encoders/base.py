@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -157,6 +157,28 @@ def batches(items: Sequence[Any], batch_size: int) -> list[Sequence[Any]]:
     if batch_size < 1:
         raise MixsearchError(f"batch size must be at least 1, got {batch_size}")
     return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def encode_in_batches(
+    items: Sequence[Any],
+    batch_size: int,
+    run: Callable[[Sequence[Any]], np.ndarray],
+    *,
+    dim: int,
+    progress: bool,
+    desc: str,
+    normalize: bool,
+) -> np.ndarray:
+    """``run`` over ``items`` batch by batch, with a progress bar: float32 [len(items), dim]."""
+    if len(items) == 0:
+        return empty_vectors(dim)
+    out = []
+    bar = progress_bar(len(items), progress, desc)
+    for chunk in batches(list(items), batch_size):
+        out.append(run(chunk))
+        bar.update(len(chunk))
+    bar.close()
+    return finish_vectors(np.concatenate(out), normalize)
 
 
 def progress_bar(total: int, enabled: bool, desc: str) -> Any:

@@ -27,11 +27,10 @@ from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
     TextOnlyMixin,
-    batches,
     empty_vectors,
+    encode_in_batches,
     file_sha256,
     finish_vectors,
-    progress_bar,
 )
 from mixsearch.errors import MixsearchError
 
@@ -169,15 +168,15 @@ class MiniLMOnnxEncoder(TextOnlyMixin):
         progress: bool = False,
         normalize: bool = True,
     ) -> np.ndarray:
-        if len(texts) == 0:
-            return empty_vectors(self.dim)
-        out = []
-        bar = progress_bar(len(texts), progress, self.name)
-        for chunk in batches(list(texts), batch_size or self.batch_size):
-            out.append(self._run(chunk))
-            bar.update(len(chunk))
-        bar.close()
-        return finish_vectors(np.concatenate(out), normalize)
+        return encode_in_batches(
+            texts,
+            batch_size or self.batch_size,
+            self._run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize,
+        )
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -271,16 +270,19 @@ class OfflineDefaultEncoder:
     ) -> np.ndarray:
         import torch
 
-        if len(images) == 0:
-            return empty_vectors(self.dim)
-        out = []
-        bar = progress_bar(len(images), progress, self.name)
-        for chunk in batches(list(images), batch_size or self.image_batch_size):
-            tensors = torch.stack([self.preprocess(image) for image in chunk])
-            out.append(self.encode_image_tensors(tensors, normalize=normalize))
-            bar.update(len(chunk))
-        bar.close()
-        return np.concatenate(out)
+        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
+            batch = torch.stack([self.preprocess(i) for i in chunk])
+            return self.encode_image_tensors(batch, normalize=False)
+
+        return encode_in_batches(
+            images,
+            batch_size or self.image_batch_size,
+            run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize,
+        )
 
     def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
         """[n, 3, 224, 224] preprocessed tensors → [n, 384] vectors in MiniLM space."""

@@ -28,11 +28,9 @@ import numpy as np
 from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
-    batches,
-    empty_vectors,
+    encode_in_batches,
     file_sha256,
     finish_vectors,
-    progress_bar,
     resolve_device,
 )
 from mixsearch.errors import MixsearchError
@@ -179,15 +177,15 @@ class OpenClipEncoder:
         progress: bool = False,
         normalize: bool = True,
     ) -> np.ndarray:
-        if len(texts) == 0:
-            return empty_vectors(self.dim)
-        out = []
-        bar = progress_bar(len(texts), progress, self.name)
-        for chunk in batches(list(texts), batch_size or self.batch_size):
-            out.append(self._encode_text_batch(chunk))
-            bar.update(len(chunk))
-        bar.close()
-        return finish_vectors(np.concatenate(out), normalize)
+        return encode_in_batches(
+            texts,
+            batch_size or self.batch_size,
+            self._encode_text_batch,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize,
+        )
 
     def encode_images(
         self,
@@ -199,16 +197,19 @@ class OpenClipEncoder:
     ) -> np.ndarray:
         import torch
 
-        if len(images) == 0:
-            return empty_vectors(self.dim)
-        out = []
-        bar = progress_bar(len(images), progress, self.name)
-        for chunk in batches(list(images), batch_size or self.image_batch_size):
-            tensors = torch.stack([self.preprocess(image.convert("RGB")) for image in chunk])
-            out.append(self.encode_image_tensors(tensors, normalize=normalize))
-            bar.update(len(chunk))
-        bar.close()
-        return np.concatenate(out)
+        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
+            rgb = [self.preprocess(image.convert("RGB")) for image in chunk]
+            return self.encode_image_tensors(torch.stack(rgb), normalize=False)
+
+        return encode_in_batches(
+            images,
+            batch_size or self.image_batch_size,
+            run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize,
+        )
 
     def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
         import torch

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mixsearch.eval.metrics import MODALITY_LABELS
+from mixsearch.serialize import json_default
 
 REPORT_MD = "report.md"
 REPORT_JSON = "results.json"
@@ -31,7 +32,7 @@ def write_report(results: Mapping[str, Any], out_dir: str | Path, title: str) ->
     paths = {"markdown": out / REPORT_MD, "json": out / REPORT_JSON, "png": out / REPORT_PNG}
     paths["markdown"].write_text(markdown_report(results, title), encoding="utf-8")
     payload = {"title": title, **results}
-    paths["json"].write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    paths["json"].write_text(json.dumps(payload, indent=2, default=json_default) + "\n")
     write_chart(results, paths["png"], title)
     return paths
 
@@ -161,15 +162,3 @@ def _error_text(error: Any) -> str:
     if isinstance(error, Mapping):
         return f"{error.get('item')}: {error.get('reason')}"
     return str(error)
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    return str(obj)
