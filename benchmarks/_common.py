@@ -25,6 +25,12 @@ from typing import Any
 
 import numpy as np
 
+# The scripts run as `python benchmarks/X.py` from a checkout, installed or not (the GPU script on
+# a bare CUDA machine): make the repository's package importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mixsearch.cli.output import table  # noqa: E402
+from mixsearch.serialize import json_default  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 COCO_MINI = SHARED_DATA / "coco-mini"
@@ -186,26 +192,12 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    Path(path).write_text(json.dumps(payload, indent=2, default=json_default) + "\n")
 
 
 def fmt_table(rows: list[list[Any]], header: list[str]) -> str:
-    """A plain aligned text table (floats to 4 significant digits)."""
-    cells = [header] + [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    """A plain aligned text table (floats to 4 significant digits, None as '-')."""
+    return table(rows, header, fmt=_fmt)
 
 
 def _fmt(value: Any) -> str:

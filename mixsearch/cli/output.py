@@ -23,9 +23,10 @@ def emit(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
         print(render(payload))
 
 
-def table(rows: list[list[Any]], header: list[str]) -> str:
+def table(rows: list[list[Any]], header: list[str], fmt: Callable[[Any], str] | None = None) -> str:
     """A plain aligned text table."""
-    cells = [[str(c) for c in header]] + [[_fmt(c) for c in r] for r in rows]
+    fmt = fmt or _fmt
+    cells = [[str(c) for c in header]] + [[fmt(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
