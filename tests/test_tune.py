@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mixsearch.documents import DocRecord, Modality
 from mixsearch.rank import top_k
@@ -30,15 +31,16 @@ def test_tuned_nprobe_reaches_target_on_fresh_queries(tmp_path):
     with build(tmp_path / "ivf", "IVF64,Flat") as store:
         result = tune_search_params(store, target_recall=0.95, k=10, n_queries=150, seed=0)
         nprobe = result["params"]["nprobe"]
-        assert result["reached"] and result["recall"] >= 0.95
+        assert result["aim"] == pytest.approx(0.975)  # target + half the way to 1
+        assert result["reached"] and result["recall"] >= result["aim"]
         assert 1 < nprobe < 64, result["curve"]  # a real trade-off, not all lists
         curve = dict(result["curve"])
-        assert all(r < 0.95 for v, r in curve.items() if v < nprobe)
+        assert all(r < result["aim"] for v, r in curve.items() if v < nprobe)
         assert store.search_params == {"nprobe": nprobe}
         fresh = held_out_queries(store, 150, seed=99)
         truth = exact_neighbours(store, fresh, 10)
         _, found = top_k(store, fresh, 10)  # uses the stored (tuned) params
-        assert recall_at_k(found, truth) >= 0.93
+        assert recall_at_k(found, truth) >= 0.95
     with Store.open(tmp_path / "ivf") as store:
         assert store.search_params == {"nprobe": nprobe}
 
