@@ -75,6 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default=None, help="where stores are built (default: a temp dir)")
     p.add_argument("--no-engine", action="store_true", help="raw FAISS only (no store/engine)")
+    p.add_argument(
+        "--tune-queries",
+        type=int,
+        default=200,
+        help="tune nprobe/efSearch on this many sample queries, drawn apart from the measured "
+        "ones (0: on held-out queries made from the corpus, the tuner's default)",
+    )
     p.add_argument("--json", dest="json_out", default=None, help="write all results to this file")
     return p.parse_args(argv)
 
@@ -111,6 +118,7 @@ class Target:
     """
 
     def __init__(self, dim: int, workdir: Path, use_engine: bool) -> None:
+        self.tune_queries: np.ndarray | None = None  # sample queries for the tuner, if any
         self.dim = dim
         self.dir = workdir / "store"
         self.use_engine = use_engine
@@ -183,7 +191,10 @@ class Target:
         if self.use_engine:
             from mixsearch.tune import tune_search_params
 
-            info = tune_search_params(self.engine.store, target_recall=TARGET_RECALL, k=K)
+            if self.tune_queries is None:
+                info = tune_search_params(self.engine.store, target_recall=TARGET_RECALL, k=K)
+            else:
+                info = self.engine.tune(TARGET_RECALL, K, queries=self.tune_queries)
             self.params = dict(info["params"])
         else:
             self.params = spec_mod.default_search_params(index_traits(self.index))
@@ -522,11 +533,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     geometry = C.make_geometry(args.dim, args.clusters, args.seed)
     vectors, modality = C.make_documents(geometry, args.n, args.seed)
     queries = C.make_queries(geometry, vectors, modality, n_queries, args.seed + 1)
+    tune_queries = None
+    if args.tune_queries:  # a separate sample, as a query log would give
+        tune_queries = C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2)
     t0 = time.perf_counter()
     truth = faiss.knn(queries, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
     C.log(f"exact ground truth in {time.perf_counter() - t0:.1f}s")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mixsearch-bench-"))
     target = Target(args.dim, workdir, not args.no_engine)
+    target.tune_queries = tune_queries
     load: dict[str, float] = {}
     rows = []
     try:
@@ -555,6 +570,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "faiss_threads": threads,
         "faiss_threads_batch1": LATENCY_THREADS,
         "engine": not args.no_engine,
+        "tuned_on": f"{args.tune_queries} sample queries" if args.tune_queries else "corpus",
         "machine": C.machine_info(),
         "corpus": {
             "clusters": args.clusters,

@@ -273,10 +273,26 @@ class Engine:
         """Rebuild the index without removed documents, optionally as another index type."""
         self.store.compact(index)
 
-    def tune(self, target_recall: float = 0.95, k: int = 10) -> dict[str, Any]:
+    def tune(
+        self,
+        target_recall: float = 0.95,
+        k: int = 10,
+        *,
+        queries: Sequence[str] | np.ndarray | None = None,
+    ) -> dict[str, Any]:
+        """Pick nprobe/efSearch for ``target_recall``, on sample ``queries`` (texts, or raw query
+        embeddings) when given, else on held-out queries made from the stored vectors."""
         from mixsearch.tune import tune_search_params
 
-        return tune_search_params(self.store, target_recall=target_recall, k=k)
+        vectors = None
+        if queries is not None:
+            raw = (
+                queries
+                if isinstance(queries, np.ndarray)
+                else self.encoder.encode_texts(list(queries))
+            )
+            vectors = query_vectors(raw, self.alignment)
+        return tune_search_params(self.store, target_recall=target_recall, k=k, queries=vectors)
 
     # ------------------------------------------------------------------ reading
     def search(

@@ -35,15 +35,22 @@ def tune_search_params(
     n_queries: int = 200,
     seed: int = 0,
     noise: float = DEFAULT_NOISE,
-    margin: float = DEFAULT_MARGIN,
+    margin: float | None = None,
+    queries: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Pick, store (`Store.set_search_params`) and return the smallest sufficient parameter.
 
+    ``queries``: sample query vectors in the store's space (after the query-side transform), e.g.
+    from a query log — the best guide. Without them the tuner makes held-out queries from the
+    stored vectors and, as those are easier, aims at ``target + margin·(1 − target)``
+    (``margin`` defaults to DEFAULT_MARGIN then, to 0 with real queries).
     Returns ``{"params": {...}, "recall": r, "aim": a, "reached": bool, "qps": q,
-    "curve": [[v, r], ...]}``; the recall aimed at on the held-out queries is
-    ``target + margin·(1 − target)`` (see DEFAULT_MARGIN); ``reached`` is False when even the
-    largest value tried misses it (then that value is kept). Exact (Flat) or empty stores need no parameters: ``{"params": {}, "recall": 1.0}``.
+    "curve": [[v, r], ...], "queries": "given" | "held-out"}``; ``reached`` is False when even
+    the largest value tried misses the aim (then that value is kept). Exact (Flat) or empty
+    stores need no parameters: ``{"params": {}, "recall": 1.0}``.
     """
+    if margin is None:
+        margin = DEFAULT_MARGIN if queries is None else 0.0
     if not 0.0 < target_recall <= 1.0:
         raise MixsearchError(f"target recall must lie in (0, 1], got {target_recall}")
     if not 0.0 <= margin < 1.0:
@@ -54,7 +61,11 @@ def tune_search_params(
         store.set_search_params({})
         return {"params": {}, "recall": 1.0, "reached": True, "qps": None, "curve": []}
     key, values = _parameter_values(store.traits)
-    queries = held_out_queries(store, n_queries, seed=seed, noise=noise)
+    source = "held-out" if queries is None else "given"
+    if queries is None:
+        queries = held_out_queries(store, n_queries, seed=seed, noise=noise)
+    else:
+        queries = store.query_matrix(queries)
     truth = exact_neighbours(store, queries, k)
     curve: dict[int, float] = {}
 
@@ -71,6 +82,7 @@ def tune_search_params(
         "params": {key: chosen},
         "recall": curve[chosen],
         "aim": aim,
+        "queries": source,
         "reached": curve[chosen] >= aim,
         "qps": qps,
         "curve": [[v, curve[v]] for v in sorted(curve)],

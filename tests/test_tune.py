@@ -60,3 +60,13 @@ def test_exact_neighbours_matches_brute_force(tmp_path):
         vectors = clustered_unit_vectors(500)
         want = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
         np.testing.assert_array_equal(exact_neighbours(store, queries, 10), want)
+
+
+def test_tuning_on_given_queries_aims_at_the_target_itself(tmp_path):
+    with build(tmp_path / "ivf", "IVF64,Flat") as store:
+        queries = held_out_queries(store, 100, seed=7, noise=0.6)
+        result = tune_search_params(store, target_recall=0.9, k=10, queries=queries)
+        assert result["queries"] == "given" and result["aim"] == pytest.approx(0.9)
+        assert result["reached"]
+        _, found = top_k(store, queries, 10)
+        assert recall_at_k(found, exact_neighbours(store, queries, 10)) >= 0.9

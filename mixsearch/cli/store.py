@@ -44,6 +44,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("store", type=Path)
     p.add_argument("--target-recall", type=float, default=0.95)
     p.add_argument("-k", type=int, default=10)
+    p.add_argument(
+        "--queries",
+        type=Path,
+        default=None,
+        help="sample queries, one per line (default: held-out queries made from the corpus)",
+    )
     add_json_flag(p)
     p.set_defaults(handler=cmd_tune)
     _register_bridge(subparsers)
@@ -321,8 +327,13 @@ def cmd_compact(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
+    queries = None
+    if args.queries is not None:
+        from mixsearch.encoders.images import read_text_file
+
+        queries = [q.strip() for q in read_text_file(args.queries).splitlines() if q.strip()]
     with Engine.open(args.store) as engine:
-        result = engine.tune(target_recall=args.target_recall, k=args.k)
+        result = engine.tune(target_recall=args.target_recall, k=args.k, queries=queries)
     emit(result, args.json, lambda r: json.dumps(r, indent=2, default=str))
     return 0
 
