@@ -213,7 +213,7 @@ class Engine:
         with different content updated. Each batch of ``commit_every`` is one crash-safe commit.
         ``cache``: the on-disk embedding cache (True: the default one, False: none)."""
         report = AddReport()
-        docs = self._dedupe(list(documents), report)
+        docs, hashes = self._dedupe(list(documents), report)
         if not docs:
             return report
         text_vecs, image_vecs, docs = self._encode(docs, report, progress, _embedding_cache(cache))
@@ -222,7 +222,7 @@ class Engine:
         t0 = time.perf_counter()
         vectors = document_vectors(text_vecs, image_vecs, modality, self.alignment, self.alpha)
         report._time("align", time.perf_counter() - t0)
-        records = [_record(d) for d in docs]
+        records = [_record(d, hashes[d.id]) for d in docs]
         self._commit(records, vectors, report, commit_every, progress)
         report.alignment = self._alignment_label()
         return report
@@ -425,25 +425,24 @@ class Engine:
         )
         return np.asarray(mapped, dtype=np.float32)
 
-    def _dedupe(self, docs: list[Document], report: AddReport) -> list[Document]:
-        seen: set[str] = set()
-        unique: list[Document] = []
+    def _dedupe(
+        self, docs: list[Document], report: AddReport
+    ) -> tuple[list[Document], dict[str, str]]:
+        """Documents to encode (duplicate ids reported, unchanged ones skipped) and the content
+        hash of each, computed once: it decides "unchanged" and is stored with the record."""
+        unique: dict[str, Document] = {}
         for doc in docs:
-            if doc.id in seen:
+            if doc.id in unique:
                 report.errors.append(ItemError(doc.id, "duplicate document id in this batch"))
-                continue
-            seen.add(doc.id)
-            unique.append(doc)
-        if self._store is None:
-            return unique
-        stored = {r.doc_id: r.content_hash for r in self._store.get([d.id for d in unique])}
-        fresh = []
-        for doc in unique:
-            if doc.id in stored and stored[doc.id] == content_hash(doc):
-                report.unchanged += 1
             else:
-                fresh.append(doc)
-        return fresh
+                unique[doc.id] = doc
+        hashes = {doc_id: content_hash(doc) for doc_id, doc in unique.items()}
+        stored = {}
+        if self._store is not None:
+            stored = {r.doc_id: r.content_hash for r in self._store.get(list(unique))}
+        fresh = [doc for doc in unique.values() if stored.get(doc.id) != hashes[doc.id]]
+        report.unchanged += len(unique) - len(fresh)
+        return fresh, hashes
 
     def _encode(
         self, docs: list[Document], report: AddReport, progress: bool, cache: EmbeddingCache | None
@@ -622,14 +621,14 @@ def _embedding_cache(cache: EmbeddingCache | bool) -> EmbeddingCache | None:
     return cache or None
 
 
-def _record(doc: Document) -> DocRecord:
+def _record(doc: Document, digest: str) -> DocRecord:
     return DocRecord(
         doc_id=doc.id,
         modality=doc.modality,
         text=doc.text,
         image_path=str(doc.image) if doc.image is not None else None,
         metadata=dict(doc.metadata),
-        content_hash=content_hash(doc),
+        content_hash=digest,
     )
 
 
