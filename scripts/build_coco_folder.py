@@ -1,17 +1,19 @@
 """Build "coco-mini as a folder": real photos and captions laid out as a user's corpus folder.
 
-Output (default ``~/.cache/mixsearch/datasets/coco-mini-folder``, or ``...-folder-N`` with
-``--limit N``)::
+As the store issue words it: every photo with one caption is an image+text document, plus some
+photo-only and caption-only documents. Output (default ``~/.cache/mixsearch/datasets/
+coco-mini-folder``, or ``...-folder-N`` with ``--limit N``)::
 
-    OUT/corpus/PHOTO.jpg + PHOTO.txt   image+text documents (photo symlink, first caption)
-    OUT/corpus/PHOTO.jpg               image-only documents
-    OUT/corpus/PHOTO.txt               text-only documents (a caption with no photo)
+    OUT/corpus/PHOTO.jpg + PHOTO.txt   image+text: every photo (symlink) with its first caption
+    OUT/corpus/PHOTO-photo.jpg         image-only: the same photo again, for a seeded third
+    OUT/corpus/PHOTO-caption.txt       text-only: the photo's third caption, for another third
     OUT/corpus.jsonl                   the same documents: {"id","text","image","metadata"},
                                        image relative to the file
-    OUT/queries.jsonl                  {"query", "folder_id", "jsonl_id"}: another caption of the
-                                       same photo, never the document's own text
+    OUT/queries.jsonl                  {"query", "folder_id", "jsonl_id"}: the second caption of
+                                       each photo (never a document's own text) and its
+                                       image+text document
 
-Photos are symlinks to the source (never copied). Modalities are 1:1:1 over a seeded shuffle.
+Photos are symlinks to the source (never copied); the thirds come from a seeded shuffle.
 ``folder_id`` is the document id the folder reader assigns (the path relative to ``corpus/``).
 
     python scripts/build_coco_folder.py [--src ../shared/data/coco-mini] [--limit 60] [--seed 0]
@@ -38,45 +40,63 @@ def build(src: Path, out: Path, limit: int | None = None, seed: int = 0) -> dict
     photos = sorted(photos, key=photo_id)
     random.Random(seed).shuffle(photos)
     photos = sorted(photos[:limit] if limit else photos, key=photo_id)
-    modalities = assign_modalities([photo_id(p) for p in photos], seed)
+    # the 1:1:1 assignment picks which photos also get an image-only or a text-only document
+    extras = assign_modalities([photo_id(p) for p in photos], seed)
     if out.exists():
         shutil.rmtree(out)
     corpus = out / "corpus"
     corpus.mkdir(parents=True)
     rows, queries = [], []
     for entry in photos:
-        row, query = _write_document(src, corpus, entry, modalities[photo_id(entry)])
-        rows.append(row)
+        docs, query = _write_documents(src, corpus, entry, extras[photo_id(entry)])
+        rows.extend(docs)
         queries.append(query)
     _write_jsonl(out / "corpus.jsonl", rows)
     _write_jsonl(out / "queries.jsonl", queries)
-    counts = {
-        m: sum(1 for v in modalities.values() if v == m) for m in ("text", "image", "image+text")
-    }
+    counts = {m: sum(1 for r in rows if r["metadata"]["modality"] == m) for m in MODALITIES}
     return {"documents": len(rows), "modalities": counts, "problems": problems}
 
 
-def _write_document(src: Path, corpus: Path, entry: dict, modality: str) -> tuple[dict, dict]:
+MODALITIES = ("text", "image", "image+text")
+
+
+def _write_documents(src: Path, corpus: Path, entry: dict, extra: str) -> tuple[list[dict], dict]:
+    """The photo's image+text document, plus an image-only or a text-only one per ``extra``."""
     pid = photo_id(entry)
     image = src / entry["image"]
-    caption, query = entry["captions"][0], entry["captions"][1]
     image_name = f"{pid}{image.suffix.lower()}"
+    os.symlink(image.resolve(), corpus / image_name)
+    caption = entry["captions"][0]
+    (corpus / f"{pid}.txt").write_text(caption + "\n", encoding="utf-8")
+    docs = [_row(entry, pid, "image+text", text=caption, image=image_name)]
+    if extra == "image":
+        photo_name = f"{pid}-photo{image.suffix.lower()}"
+        os.symlink(image.resolve(), corpus / photo_name)
+        docs.append(_row(entry, f"{pid}-photo", "image", image=photo_name))
+    elif extra == "text" and len(entry["captions"]) > 2:  # caption 1 is the query
+        other = entry["captions"][2]
+        (corpus / f"{pid}-caption.txt").write_text(other + "\n", encoding="utf-8")
+        docs.append(_row(entry, f"{pid}-caption", "text", text=other))
+    query = {"query": entry["captions"][1], "folder_id": image_name, "jsonl_id": pid}
+    return docs, query
+
+
+def _row(
+    entry: dict, doc_id: str, modality: str, *, text: str | None = None, image: str | None = None
+) -> dict:
     row: dict = {
-        "id": pid,
+        "id": doc_id,
         "metadata": {
             "coco_image_id": entry.get("coco_image_id"),
             "license": entry.get("license"),
             "modality": modality,
         },
     }
-    if modality != "image":
-        (corpus / f"{pid}.txt").write_text(caption + "\n", encoding="utf-8")
-        row["text"] = caption
-    if modality != "text":
-        os.symlink(image.resolve(), corpus / image_name)
-        row["image"] = f"corpus/{image_name}"
-    folder_id = f"{pid}.txt" if modality == "text" else image_name
-    return row, {"query": query, "folder_id": folder_id, "jsonl_id": pid}
+    if text is not None:
+        row["text"] = text
+    if image is not None:
+        row["image"] = f"corpus/{image}"
+    return row
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -15,8 +15,8 @@ folder = load_script("build_coco_folder")
 def test_folder_and_jsonl_match_the_queries(tmp_path):
     src = fake_coco(tmp_path / "src", n=9, broken={4})
     result = folder.build(src, tmp_path / "out", limit=6, seed=0)
-    assert result["documents"] == 6
-    assert result["modalities"] == {"text": 2, "image": 2, "image+text": 2}
+    assert result["documents"] == 10  # 6 photos as image+text, plus 2 photo-only, 2 caption-only
+    assert result["modalities"] == {"text": 2, "image": 2, "image+text": 6}
     assert result["problems"] == ["images/000000000004.jpg: image file not found, skipped"]
     from_folder = read_corpus(tmp_path / "out" / "corpus")
     from_jsonl = read_corpus(tmp_path / "out" / "corpus.jsonl")
