@@ -93,6 +93,7 @@ class Engine:
         self._store = store
         self._encoder_spec = encoder_spec
         self._encoder = encoder
+        self._encoder_checked = False  # fingerprint compared with the store's, once
         self._alignment = alignment  # "auto" until fitted at the first add
         self._index = index
         self.alpha = alpha
@@ -187,7 +188,9 @@ class Engine:
             from mixsearch.encoders import create_encoder
 
             self._encoder = create_encoder(self._encoder_spec, device=self._device)
-        self._check_encoder(self._encoder)
+        if not self._encoder_checked:
+            self._check_encoder(self._encoder)
+            self._encoder_checked = True
         return self._encoder
 
     @property

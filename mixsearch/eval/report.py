@@ -9,7 +9,7 @@ interval in brackets; see `mixsearch.eval.embeddings` for what each means.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,28 +95,29 @@ def _cell(r: Mapping[str, Any], name: str) -> str:
 
 def _modality_table(results: Mapping[str, Any], k: int) -> list[str]:
     name = f"ndcg@{k}"
-    header = " | ".join(f"{name} {m} docs" for m in MODALITY_LABELS)
-    rows = [f"| method | {header} |", "|---" * (len(MODALITY_LABELS) + 1) + "|"]
-    for method, r in _ok_methods(results).items():
-        groups = r.get("by_modality", {})
-        cells = [
-            f"{groups[m][name]:.3f} (n={groups[m]['n_queries']})"
-            if groups.get(m, {}).get("n_queries")
-            else "–"
-            for m in MODALITY_LABELS
-        ]
-        rows.append(f"| {method} | " + " | ".join(cells) + " |")
-    return rows
+
+    def cell(r: Mapping[str, Any], m: str) -> str:
+        group = r.get("by_modality", {}).get(m, {})
+        return f"{group[name]:.3f} (n={group['n_queries']})" if group.get("n_queries") else "–"
+
+    return _per_modality_table(results, f"{name} {{}} docs", cell)
 
 
 def _share_table(results: Mapping[str, Any], k: int) -> list[str]:
-    key = f"top{k}_share"
-    header = " | ".join(f"top-{k} share {m}" for m in MODALITY_LABELS)
+    def cell(r: Mapping[str, Any], m: str) -> str:
+        return f"{r.get(f'top{k}_share', {}).get(m, 0.0):.1%}"
+
+    return _per_modality_table(results, f"top-{k} share {{}}", cell)
+
+
+def _per_modality_table(
+    results: Mapping[str, Any], column: str, cell: Callable[[Mapping[str, Any], str], str]
+) -> list[str]:
+    """Markdown rows: one row per method, one ``column.format(modality)`` column per modality."""
+    header = " | ".join(column.format(m) for m in MODALITY_LABELS)
     rows = [f"| method | {header} |", "|---" * (len(MODALITY_LABELS) + 1) + "|"]
     for method, r in _ok_methods(results).items():
-        shares = r.get(key, {})
-        cells = [f"{shares.get(m, 0.0):.1%}" for m in MODALITY_LABELS]
-        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+        rows.append(f"| {method} | " + " | ".join(cell(r, m) for m in MODALITY_LABELS) + " |")
     return rows
 
 
