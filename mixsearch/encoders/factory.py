@@ -17,6 +17,8 @@ TOML form::
   precision = "fp32"         # openclip on CUDA: fp16 | bf16
   batch_size = 64
   topk = 50                  # offline-default: ImageNet classes mixed per image
+  temperature = 2.0          # offline-default: softmax temperature of the class mixture
+  class_text = "description" # offline-default: "description" (lemmas + definition) or "name"
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ VALID_FORMS = (
     "offline-default, minilm-l6, minilm-l3-onnx, openclip:ARCH/TAG, openclip:hf-hub:org/repo, "
     "openclip:local-dir:/folder, openclip:ARCH@/path/checkpoint.safetensors"
 )
-_CONFIG_KEYS = {"name", "kind", "model", "pretrained", "device", "precision", "batch_size", "topk"}
+OFFLINE_OPTIONS = ("topk", "temperature", "class_text")
+_OPTION_KEYS = ("precision", "batch_size", *OFFLINE_OPTIONS)
+_CONFIG_KEYS = {"name", "kind", "model", "pretrained", "device", *_OPTION_KEYS}
 
 
 def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> Encoder:
@@ -75,7 +79,7 @@ def _from_config(config: Mapping[str, Any], device: str) -> Encoder:
         )
     # An explicit device argument (e.g. --device) beats the file; the file beats "auto".
     chosen_device = device if device != "auto" else str(config.get("device", "auto"))
-    options = {k: config[k] for k in ("precision", "batch_size", "topk") if k in config}
+    options = {k: config[k] for k in _OPTION_KEYS if k in config}
     return _from_name(_config_name(config), device=chosen_device, options=options)
 
 
@@ -107,7 +111,9 @@ def _openclip_name(config: Mapping[str, Any]) -> str:
 
 
 def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
-    batch = {"batch_size": int(options["batch_size"])} if "batch_size" in options else {}
+    batch: dict[str, Any] = (
+        {"batch_size": int(options["batch_size"])} if "batch_size" in options else {}
+    )
     if name.startswith(OPENCLIP_PREFIX):
         from mixsearch.encoders.openclip import OpenClipEncoder
 
@@ -116,13 +122,15 @@ def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
     if name not in (OFFLINE_DEFAULT, MINILM_L6, MINILM_L3_ONNX):
         raise MixsearchError(f"unknown encoder {name!r}; valid forms: {VALID_FORMS}")
     _reject_options(
-        name, options, {"batch_size", "topk"} if name == OFFLINE_DEFAULT else {"batch_size"}
+        name,
+        options,
+        {"batch_size", *OFFLINE_OPTIONS} if name == OFFLINE_DEFAULT else {"batch_size"},
     )
     if name == OFFLINE_DEFAULT:
-        from mixsearch.encoders.offline import DEFAULT_TOPK, OfflineDefaultEncoder
+        from mixsearch.encoders.offline import OfflineDefaultEncoder
 
-        topk = int(options.get("topk", DEFAULT_TOPK))
-        return OfflineDefaultEncoder(device=resolve_device(device), topk=topk, **batch)
+        conse = _offline_options(options)
+        return OfflineDefaultEncoder(device=resolve_device(device), **conse, **batch)
     if name == MINILM_L6:
         from mixsearch.encoders.offline import MiniLMEncoder
 
@@ -130,6 +138,15 @@ def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
     from mixsearch.encoders.offline import MiniLMOnnxEncoder
 
     return MiniLMOnnxEncoder(**batch)
+
+
+def _offline_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ConSE settings given in a config, converted (the encoder validates their values)."""
+    kinds = {"topk": int, "temperature": float, "class_text": str}
+    try:
+        return {k: kinds[k](options[k]) for k in OFFLINE_OPTIONS if k in options}
+    except (TypeError, ValueError) as err:
+        raise MixsearchError(f"[encoder] offline-default option: {err}") from None
 
 
 def _reject_options(name: str, options: Mapping[str, Any], allowed: set[str]) -> None:

