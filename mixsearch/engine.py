@@ -530,9 +530,7 @@ class Engine:
         if self._encoder_spec is not None or self._encoder is not None:
             from mixsearch.encoders import fingerprint_id
 
-            extra["encoder_spec"] = (
-                self._encoder_spec if self._encoder_spec is not None else self.encoder.name
-            )
+            extra["encoder_spec"] = _reopening_spec(self._encoder_spec, self.encoder)
             extra["encoder_fingerprint"] = fingerprint_id(self.encoder)
             extra["encoder_fingerprint_detail"] = self.encoder.fingerprint()
         alignment = self.alignment
@@ -640,6 +638,15 @@ def _split_encoder(encoder: Any) -> tuple[EncoderSpec | None, Encoder | None]:
     if encoder is None or isinstance(encoder, str | Mapping):
         return encoder, None
     return None, encoder
+
+
+def _reopening_spec(spec: EncoderSpec | None, encoder: Encoder) -> EncoderSpec:
+    """What `Engine.open` rebuilds the encoder from: its full settings when it can state them, so
+    a later change of an encoder's defaults cannot change the encoder a store reopens with."""
+    settings = getattr(encoder, "config", None)
+    if callable(settings):
+        return dict(settings())
+    return spec if spec is not None else encoder.name
 
 
 def _make_encoder(encoder: EncoderSpec | Encoder, device: str) -> Encoder:

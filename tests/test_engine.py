@@ -146,6 +146,24 @@ def test_store_refuses_another_encoder(tmp_path: Path, encoder, corpus: Path) ->
         engine.search("a cat")
 
 
+def test_store_reopens_with_the_encoder_settings_it_was_built_with(
+    tmp_path: Path, corpus: Path
+) -> None:
+    # Non-default ConSE settings given by name-and-options: reopening without naming the encoder
+    # must rebuild exactly these settings from the manifest, not today's defaults.
+    settings = {"name": "offline-default", "temperature": 1.0, "class_text": "name"}
+    engine = Engine.create(tmp_path / "store", settings, alignment="none", index="Flat")
+    engine.add(read_folder(corpus).documents)
+    expected = engine.search("a cat", k=3)
+    engine.close()
+
+    reopened = Engine.open(tmp_path / "store")
+    recorded = reopened.info()["extra"]["encoder_spec"]
+    assert recorded == {**settings, "topk": 50}
+    assert reopened.encoder.config() == recorded
+    assert [h.doc_id for h in reopened.search("a cat", k=3)] == [h.doc_id for h in expected]
+
+
 def test_bridge_needs_matching_fingerprints(tmp_path: Path, encoder, corpus: Path) -> None:
     engine = _engine(tmp_path, encoder, corpus, alignment="none", index="Flat")
     with pytest.raises(MixsearchError, match="needs a bridge"):

@@ -265,6 +265,15 @@ class OfflineDefaultEncoder:
             "dim": self.dim,
         }
 
+    def config(self) -> dict[str, Any]:
+        """The ``[encoder]`` table that rebuilds this encoder (stores record it)."""
+        return {
+            "name": self.name,
+            "topk": self.topk,
+            "temperature": self.temperature,
+            "class_text": self.class_text,
+        }
+
     def encode_texts(
         self,
         texts: Sequence[str],
