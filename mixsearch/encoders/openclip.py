@@ -17,6 +17,7 @@ loaded weights from somewhere we cannot locate, it hashes the loaded state dict 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -248,15 +249,21 @@ def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any, Path | None
     """(model in eval mode on device, eval image transform, tokenizer, weights file if known).
 
     A pretrained tag's weights are fetched *before* the model is built, so an offline machine
-    fails in a moment instead of after building a large random-initialised model.
+    fails in a moment instead of after building a large random-initialised model. The model is
+    then built from that file with the tag's preprocessing, so open_clip does not ask the hub again.
     """
     import open_clip
 
     _check_known_architecture(parsed)
     try:
-        weights = parsed.weights_file or _fetch_tag_weights(parsed)
+        weights, pretrained, preprocess = parsed.weights_file, parsed.pretrained, {}
+        if weights is None and pretrained is not None:  # ARCH/TAG
+            cfg = open_clip.get_pretrained_cfg(parsed.model_name, pretrained)
+            weights = _fetch_tag_weights(parsed, cfg)
+            if weights is not None:
+                pretrained, preprocess = str(weights), _tag_preprocessing(cfg)
         model, _, transform = open_clip.create_model_and_transforms(
-            parsed.model_name, pretrained=parsed.pretrained, device=device
+            parsed.model_name, pretrained=pretrained, device=device, **preprocess
         )
         tokenizer = open_clip.get_tokenizer(parsed.model_name)
     except MixsearchError:
@@ -266,14 +273,78 @@ def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any, Path | None
     return model.eval(), transform, tokenizer, weights
 
 
-def _fetch_tag_weights(parsed: OpenClipSpec) -> Path | None:
+def _fetch_tag_weights(parsed: OpenClipSpec, cfg: dict[str, Any]) -> Path | None:
+    """A tag's weights file: from the local Hugging Face cache with no network at all, else
+    downloaded by open_clip once one quick request has shown the hub answers.
+
+    Without that probe an unreachable hub costs ~45 s: for a file that is not cached,
+    huggingface_hub retries the metadata request 5 times with backoff (1+2+4+8+8 s), and open_clip
+    asks for two file names (the .safetensors alternative, then the .bin).
+    """
     import open_clip
 
-    if parsed.pretrained is None or parsed.model_name.startswith((LOCAL_DIR, HF_HUB)):
-        return None
-    cfg = open_clip.get_pretrained_cfg(parsed.model_name, parsed.pretrained)
+    repo, filename = os.path.split(cfg.get("hf_hub", ""))
+    if repo and "file" not in cfg:  # open_clip prefers the hub over a tag's url
+        names = _hub_weight_names(filename)
+        for name in names:
+            cached = _hub_cached_file(repo, name)
+            if cached is not None:
+                return cached
+        _check_hub_reachable(parsed, repo, names[0])
     path = open_clip.download_pretrained(cfg) if cfg else ""
     return Path(path) if path else None
+
+
+def _hub_weight_names(filename: str) -> tuple[str, ...]:
+    """The file names open_clip.download_pretrained_from_hf tries, in its order."""
+    name = filename or _WEIGHT_FILES[1]  # open_clip's default: open_clip_pytorch_model.bin
+    if name == _WEIGHT_FILES[1]:
+        return (_WEIGHT_FILES[0], name)
+    if name.endswith((".bin", ".pth")):
+        return (name[:-4] + ".safetensors", name)
+    return (name,)
+
+
+def _hub_cached_file(repo: str, filename: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo, filename)  # reads the cache only, never the network
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def _check_hub_reachable(parsed: OpenClipSpec, repo: str, filename: str) -> None:
+    """One metadata request for the file, no retries; MixsearchError when the hub does not answer.
+
+    Any HTTP answer (even 404 or 401) means the hub is reachable: open_clip then downloads (or
+    reports the hub's error) as usual. The timeout is HF_HUB_ETAG_TIMEOUT when set, else 5 s.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if constants.is_offline_mode():
+        detail = "they are not in the Hugging Face cache and HF_HUB_OFFLINE is set"
+        raise MixsearchError(_fetch_failure(parsed, detail))
+    timeout = constants.HF_HUB_ETAG_TIMEOUT if os.environ.get("HF_HUB_ETAG_TIMEOUT") else 5.0
+    try:
+        get_hf_file_metadata(hf_hub_url(repo, filename), timeout=timeout, retry_on_errors=False)
+    except HfHubHTTPError:
+        return
+    except Exception as err:  # connection refused, DNS failure, timeout, proxy error, ...
+        detail = (
+            f"they are not in the Hugging Face cache and {constants.ENDPOINT} does not answer: "
+            f"{type(err).__name__}: {_first_sentence(err)}"
+        )
+        raise MixsearchError(_fetch_failure(parsed, detail)) from None
+
+
+def _tag_preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A tag's preprocessing as create_model_and_transforms overrides (None keeps its default)."""
+    return {
+        "image_mean": cfg.get("mean"),
+        "image_std": cfg.get("std"),
+        "image_interpolation": cfg.get("interpolation"),
+        "image_resize_mode": cfg.get("resize_mode"),
+    }
 
 
 def _check_known_architecture(parsed: OpenClipSpec) -> None:
@@ -299,6 +370,10 @@ def _load_failure(parsed: OpenClipSpec, err: Exception) -> str:
     detail = _first_sentence(err)
     if parsed.weights_file is not None:
         return f"cannot load {parsed.name!r} from {parsed.weights_file}: {detail}"
+    return _fetch_failure(parsed, detail)
+
+
+def _fetch_failure(parsed: OpenClipSpec, detail: str) -> str:
     return f"cannot fetch the weights for {parsed.name!r} ({detail}); {OFFLINE_REMEDY}"
 
 

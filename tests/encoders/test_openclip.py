@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +116,120 @@ def test_download_needed_offline_is_one_clear_error(monkeypatch):
     assert "ViT-B-32/laion2b_s34b_b79k" in message
     assert "local-dir:" in message and "@/path/to/" in message and "offline-default" in message
     assert "Traceback" not in message and "\n" not in message
+
+
+UNREACHABLE_SCRIPT = """
+import json, time
+import open_clip  # imported before the clock starts: the time shown is the wait for the hub
+from mixsearch.encoders import create_encoder
+started = time.monotonic()
+try:
+    create_encoder("openclip:ViT-B-32/laion2b_s34b_b79k", device="cpu")
+    outcome = {"type": None, "message": ""}
+except Exception as err:
+    outcome = {"type": type(err).__name__, "message": str(err)}
+outcome["elapsed"] = time.monotonic() - started
+print(json.dumps(outcome))
+"""
+
+
+def test_unreachable_hub_without_offline_mode_is_one_clear_error(tmp_path):
+    """No HF_HUB_OFFLINE, an empty Hugging Face cache, and a hub endpoint on a closed local port.
+
+    Run in a fresh interpreter because huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE and
+    HF_HUB_OFFLINE once, at import: this is the environment a user without internet has.
+    """
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    }
+    env.update(
+        HF_ENDPOINT="http://127.0.0.1:9",  # the discard port: nothing listens there
+        HF_HOME=str(tmp_path / "hf-home"),
+        HF_HUB_CACHE=str(tmp_path / "hf-cache"),  # so weights cached on this machine are not found
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", UNREACHABLE_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"\nunreachable hub: create_encoder failed after {outcome['elapsed']:.2f} s")
+    assert outcome["type"] == "MixsearchError", outcome
+    message = outcome["message"]
+    assert "ViT-B-32/laion2b_s34b_b79k" in message and "http://127.0.0.1:9" in message
+    assert "local-dir:" in message and "@/path/to/" in message and "offline-default" in message
+    assert "Traceback" not in message and "\n" not in message
+
+
+TINY_TAG = "random_init_test"
+TINY_HUB_REPO = "mixsearch-test/tiny-clip-random-init"  # never on the hub: only in a temp cache
+
+
+def _put_in_hf_cache(cache: Path, repo: str, filename: str, source: Path) -> Path:
+    """Lay a file out as huggingface_hub caches a download of ``repo`` at ``main``:
+    blobs/<sha256>, snapshots/<commit>/<filename> -> ../../blobs/<sha256>, refs/main = <commit>."""
+    folder = cache / ("models--" + repo.replace("/", "--"))
+    data = source.read_bytes()
+    blob = folder / "blobs" / hashlib.sha256(data).hexdigest()
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(data)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = folder / "snapshots" / commit / filename
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(Path("..", "..", "blobs", blob.name))
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+def test_pretrained_tag_in_the_hf_cache_loads_with_no_network(
+    tiny_checkpoints, photos, tmp_path, monkeypatch
+):
+    """A pretrained tag (registered for this test) whose weights — the random-initialised tiny
+    CLIP — sit in a temporary Hugging Face cache loads without offline mode and without network."""
+    import huggingface_hub.constants
+    import open_clip
+    import open_clip.pretrained
+
+    from mixsearch.encoders.base import file_sha256
+
+    cached = _put_in_hf_cache(
+        tmp_path / "hf-cache",
+        TINY_HUB_REPO,
+        "open_clip_model.safetensors",  # the .safetensors open_clip looks for before the .bin
+        tiny_checkpoints["folder"] / "tiny.safetensors",
+    )
+    tag_cfg = {
+        "hf_hub": TINY_HUB_REPO + "/",
+        "mean": (0.5, 0.5, 0.5),
+        "std": (0.25, 0.25, 0.25),
+        "interpolation": "bilinear",
+        "resize_mode": "squash",
+    }
+    monkeypatch.setitem(open_clip.pretrained._PRETRAINED, TINY, {TINY_TAG: tag_cfg})
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    # open_clip's own loading of the tag (in offline mode) is the reference for the preprocessing
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    _, _, tag_transform = open_clip.create_model_and_transforms(TINY, pretrained=TINY_TAG)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    attempts: list[object] = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network used in a test that must not touch it")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    encoder = create_encoder(f"openclip:{TINY}/{TINY_TAG}", device="cpu")
+    assert attempts == []
+    assert encoder.weights_file == cached
+    assert encoder.weights_sha256() == file_sha256(tiny_checkpoints["folder"] / "tiny.safetensors")
+    assert repr(encoder.image_transform) == repr(tag_transform)
+    images = list(photos.values())[:3]
+    want_text, want_image = reference_vectors(tiny_checkpoints["model"], tag_transform, images)
+    np.testing.assert_allclose(encoder.encode_texts(TEXTS), want_text, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode_images(images), want_image, atol=1e-5)
 
 
 @pytest.mark.parametrize(
