@@ -4,9 +4,14 @@ Every reader returns a `CorpusRead`: the good documents, in a stable order, and 
 bad item (duplicate id, missing image file, empty document, bad JSON line…). A bad item never stops
 the rest. Image *contents* are checked later, when they are decoded for encoding.
 
-Folder rules: images (jpg/jpeg/png/webp/gif/bmp/tif/tiff) and text files (.txt/.md), searched
-recursively. An image with a same-stem .txt beside it is ONE image+text document. Document ids are
-paths relative to the folder (the image's path for image+text documents), so they are unique.
+Folder rules: images (jpg/jpeg/png/webp/gif/bmp/tif/tiff/svg/svgz) and text files (.txt/.md),
+searched recursively. An image with a same-stem .txt beside it is ONE image+text document. Document
+ids are paths relative to the folder (the image's path for image+text documents), so they are
+unique. SVG files become image documents like any other: the image loader rasterises them when
+``cairosvg`` is installed and otherwise reports a per-file error with the reason. Files with any
+other suffix are not documents and not errors either: they are listed in ``CorpusRead.ignored`` so
+the caller can say how many were left out. Hidden files and folders (a name starting with ".")
+are skipped without being listed.
 """
 
 from __future__ import annotations
@@ -20,15 +25,26 @@ from typing import Any
 from mixsearch.documents import Document
 from mixsearch.errors import ItemError, ItemLoadError, MixsearchError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".svg", ".svgz"}
+)
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 MIXBENCH_CORPUS_FILES = ("mixed_corpus.jsonl", "corpus.jsonl")
 
 
 @dataclass
 class CorpusRead:
+    """What a reader found: good documents, one error per bad item, and the files it ignored.
+
+    ``ignored``: paths (relative to the folder, "/"-separated, sorted) of files a folder reader
+    skipped because their suffix is neither an image nor a text suffix (e.g. ``.csv``, ``.json``,
+    ``.pdf``). They are not errors; hidden files are not listed. Always empty for JSONL and MixBench
+    corpora, whose documents name their files explicitly.
+    """
+
     documents: list[Document] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
 
 def read_corpus(source: str | Path) -> CorpusRead:
@@ -59,6 +75,11 @@ def read_folder(root: str | Path) -> CorpusRead:
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     texts = {p for p in files if p.suffix.lower() in TEXT_SUFFIXES}
     out = CorpusRead()
+    out.ignored = [
+        p.relative_to(root).as_posix()
+        for p in files
+        if p.suffix.lower() not in IMAGE_SUFFIXES | TEXT_SUFFIXES
+    ]
     for image in images:
         caption_file = image.with_suffix(".txt")
         caption = None

@@ -14,6 +14,8 @@ coco-mini-folder``, or ``...-folder-N`` with ``--limit N``)::
                                        image+text document
 
 Photos are symlinks to the source (never copied); the thirds come from a seeded shuffle.
+``OUT/.mixsearch-dataset`` marks the folder as built here: a rebuild replaces OUT only when it holds
+that marker (or is empty), and otherwise stops with a one-line error, never deleting other data.
 ``folder_id`` is the document id the folder reader assigns (the path relative to ``corpus/``).
 
     python scripts/build_coco_folder.py [--src ../shared/data/coco-mini] [--limit 60] [--seed 0]
@@ -25,13 +27,12 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_coco_mini import DEFAULT_SRC, photo_id, read_photos  # noqa: E402
-from mixbench_layout import DEFAULT_CACHE, assign_modalities  # noqa: E402
+from mixbench_layout import DEFAULT_CACHE, assign_modalities, replace_dataset_folder  # noqa: E402
 
 
 def build(src: Path, out: Path, limit: int | None = None, seed: int = 0) -> dict:
@@ -42,10 +43,9 @@ def build(src: Path, out: Path, limit: int | None = None, seed: int = 0) -> dict
     photos = sorted(photos[:limit] if limit else photos, key=photo_id)
     # the 1:1:1 assignment picks which photos also get an image-only or a text-only document
     extras = assign_modalities([photo_id(p) for p in photos], seed)
-    if out.exists():
-        shutil.rmtree(out)
+    replace_dataset_folder(out, "build_coco_folder")  # refuses a folder it did not build
     corpus = out / "corpus"
-    corpus.mkdir(parents=True)
+    corpus.mkdir()
     rows, queries = [], []
     for entry in photos:
         docs, query = _write_documents(src, corpus, entry, extras[photo_id(entry)])

@@ -21,6 +21,7 @@ from mixbench_layout import (  # noqa: E402
     DEFAULT_CACHE,
     BenchItem,
     join_sentences,
+    replace_dataset_folder,
     split_fit_test,
     write_source_md,
     write_subset,
@@ -75,7 +76,7 @@ def build(src: Path, out: Path, seed: int = 0, fit_fraction: float = 0.4) -> dic
     rng = random.Random(seed)
     test = [test_item(src, by_id[pid], rng) for pid in test_ids]
     fit = [item for pid in fit_ids for item in fit_items(src, by_id[pid])]
-    out.mkdir(parents=True, exist_ok=True)
+    replace_dataset_folder(out, "build_coco_mini")
     counts = {
         "test": write_subset(out / "test", test, seed),
         "fit": write_subset(out / "fit", fit, seed, write_pairs=True),

@@ -26,6 +26,7 @@ from mixbench_layout import (  # noqa: E402
     DEFAULT_CACHE,
     BenchItem,
     join_sentences,
+    replace_dataset_folder,
     split_fit_test,
     unique_queries,
     write_source_md,
@@ -183,7 +184,7 @@ def build(
     kept = sorted(by_id)
     random.Random(seed).shuffle(kept)
     test_ids, fit_ids = split_fit_test(kept[:max_items], fit_fraction, seed)
-    out.mkdir(parents=True, exist_ok=True)
+    replace_dataset_folder(out, "build_openclipart")
     counts = {
         "test": write_subset(out / "test", [by_id[i] for i in test_ids], seed),
         "fit": write_subset(out / "fit", [by_id[i] for i in fit_ids], seed, write_pairs=True),

@@ -24,6 +24,7 @@ from debian_fetch import unpacked_package  # noqa: E402
 from mixbench_layout import (  # noqa: E402
     DEFAULT_CACHE,
     BenchItem,
+    replace_dataset_folder,
     split_fit_test,
     unique_queries,
     write_source_md,
@@ -88,7 +89,7 @@ def build(
     items, dropped = collect_stamps(root / "usr" / "share" / "tuxpaint" / "stamps", log)
     by_id = {item.item_id: item for item in items}
     test_ids, fit_ids = split_fit_test(by_id, fit_fraction, seed)
-    out.mkdir(parents=True, exist_ok=True)
+    replace_dataset_folder(out, "build_tuxpaint")
     counts = {
         "test": write_subset(out / "test", [by_id[i] for i in test_ids], seed),
         "fit": write_subset(out / "fit", [by_id[i] for i in fit_ids], seed, write_pairs=True),

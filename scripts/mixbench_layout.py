@@ -13,6 +13,10 @@ A *subset folder* holds:
 Our builders write two sibling subsets, ``NAME/test`` (the benchmark) and ``NAME/fit`` (pairs for
 fitting an alignment, disjoint from the test by source item), plus ``NAME/SOURCE.md``. The fit subset
 also gets ``pairs.jsonl`` (``{"text", "image"}``): the (caption, image) pairs spelled out.
+
+Every folder a build script writes (``NAME/``, each subset) holds a ``.mixsearch-dataset`` marker
+file; a rebuild deletes an existing output folder only when it holds that marker (or is empty), and
+otherwise stops with a one-line error instead (`replace_dataset_folder`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,35 @@ from pathlib import Path
 
 DEFAULT_CACHE = Path.home() / ".cache" / "mixsearch" / "datasets"
 MODALITY_CYCLE = ("text", "image", "image+text")
+# Written into every folder a build script makes; only folders holding it are ever deleted.
+DATASET_MARKER = ".mixsearch-dataset"
+
+
+class RefusedOutput(SystemExit):
+    """An output folder that exists, is not empty and was not built by these scripts. A
+    ``SystemExit`` so that a script stops with the one-line message (exit status 1)."""
+
+
+def replace_dataset_folder(folder: Path, script: str) -> None:
+    """Make ``folder`` a fresh, empty folder holding only ``DATASET_MARKER`` (naming ``script``).
+
+    An existing folder is deleted only when it holds the marker (an earlier build of ours) or is
+    empty; anything else (say a typo in ``--out`` naming the user's own data) raises
+    `RefusedOutput` and leaves it untouched."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise RefusedOutput(
+            f"{script}: error: {folder} is a file or a symbolic link, not a folder; not replacing it"
+        )
+    if folder.exists():
+        if (folder / DATASET_MARKER).is_file():
+            shutil.rmtree(folder)
+        elif any(folder.iterdir()):
+            raise RefusedOutput(
+                f"{script}: error: {folder} is not empty and was not built by a mixsearch dataset "
+                f"script (no {DATASET_MARKER} in it); remove it yourself or choose another --out"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DATASET_MARKER).write_text(f"{script}\n", encoding="utf-8")
 
 
 @dataclass
@@ -80,10 +113,10 @@ def assign_modalities(doc_ids: Sequence[str], seed: int) -> dict[str, str]:
 def write_subset(
     folder: Path, items: Sequence[BenchItem], seed: int, write_pairs: bool = False
 ) -> SubsetCounts:
-    """Write one subset folder (replacing an older one) and return its counts."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    (folder / "qrels").mkdir(parents=True)
+    """Write one subset folder (replacing an older one we wrote, see `replace_dataset_folder`)
+    and return its counts."""
+    replace_dataset_folder(folder, "mixbench_layout.write_subset")
+    (folder / "qrels").mkdir()
     (folder / "images").mkdir()
     modalities = assign_modalities([item.item_id for item in items], seed)
     corpus, mixed, queries, qrels = [], [], [], []

@@ -100,3 +100,72 @@ def test_mixbench_layout_is_detected(tmp_path: Path) -> None:
 def test_missing_corpus_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MixsearchError, match="does not exist"):
         read_corpus(tmp_path / "nope")
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16">'
+    '<rect width="16" height="8" fill="red"/></svg>\n'
+)
+
+
+def test_folder_svg_reaches_the_image_loader(tmp_path: Path) -> None:
+    """An SVG is an image document; loading it rasterises it (cairosvg installed) or reports the
+    reason (not installed) — never silently dropped."""
+    from mixsearch.encoders.images import load_image
+    from mixsearch.errors import ItemLoadError
+
+    (tmp_path / "logo.svg").write_text(SVG, encoding="utf-8")
+    (tmp_path / "logo.txt").write_text("a red bar", encoding="utf-8")
+    (tmp_path / "icons").mkdir()
+    (tmp_path / "icons" / "star.SVG").write_text(SVG, encoding="utf-8")
+
+    read = read_folder(tmp_path)
+
+    by_id = {d.id: d for d in read.documents}
+    assert read.errors == [] and read.ignored == []
+    assert set(by_id) == {"logo.svg", "icons/star.SVG"}
+    assert by_id["logo.svg"].modality == Modality.IMAGE_TEXT
+    assert by_id["logo.svg"].text == "a red bar"
+    assert by_id["icons/star.SVG"].modality == Modality.IMAGE
+    try:
+        import cairosvg  # noqa: F401
+    except ImportError:
+        for doc in by_id.values():
+            assert doc.image is not None
+            with pytest.raises(ItemLoadError, match="SVG is not rasterised"):
+                load_image(doc.image)
+    else:
+        image = load_image(by_id["logo.svg"].image)
+        assert image.mode == "RGB" and image.getpixel((0, 0))[0] > 200
+
+
+def test_jsonl_accepts_an_svg_image(tmp_path: Path) -> None:
+    (tmp_path / "art").mkdir()
+    (tmp_path / "art" / "logo.svg").write_text(SVG, encoding="utf-8")
+    (tmp_path / "docs.jsonl").write_text('{"id": "1", "image": "art/logo.svg"}\n', encoding="utf-8")
+
+    read = read_corpus(tmp_path / "docs.jsonl")
+
+    assert read.errors == [] and read.ignored == []
+    assert [(d.id, d.image) for d in read.documents] == [
+        ("1", (tmp_path / "art" / "logo.svg").resolve())
+    ]
+
+
+def test_folder_lists_unsupported_files_as_ignored_not_errors(tmp_path: Path) -> None:
+    _photo(tmp_path / "cat.png")
+    (tmp_path / "notes.txt").write_text("some notes", encoding="utf-8")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "meta.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "sub" / "README").write_text("no suffix", encoding="utf-8")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+
+    read = read_folder(tmp_path)
+
+    assert sorted(d.id for d in read.documents) == ["cat.png", "notes.txt"]
+    assert read.errors == []
+    assert read.ignored == ["sub/README", "sub/meta.json", "table.csv"]
+    assert read_corpus(tmp_path).ignored == read.ignored

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -62,3 +64,29 @@ def check_subset_layout(folder: Path) -> None:
     kinds = [("text" in d) + 2 * ("image" in d) for d in mixed]
     counts = [kinds.count(k) for k in (1, 2, 3)]
     assert max(counts) - min(counts) <= 1 and sum(counts) == len(mixed)
+
+
+def check_output_folder_guard(build: Callable[[Path], object], tmp_path: Path) -> None:
+    """``build(out)`` replaces an output folder it built itself (or an empty one), but stops with a
+    one-line error naming a non-empty folder it did not build, and leaves that folder untouched."""
+    out = tmp_path / "guarded"
+    build(out)
+    assert (out / ".mixsearch-dataset").is_file()
+    (out / "stale.txt").write_text("left by an older build", encoding="utf-8")
+    build(out)
+    assert not (out / "stale.txt").exists() and (out / ".mixsearch-dataset").is_file()
+
+    (tmp_path / "empty").mkdir()
+    build(tmp_path / "empty")
+
+    mine = tmp_path / "my-data"  # e.g. a typo in --out: the user's own folder
+    (mine / "test").mkdir(parents=True)
+    (mine / "test" / "notes.txt").write_text("keep me", encoding="utf-8")
+    (mine / "photo.txt").write_text("keep me too", encoding="utf-8")
+    with pytest.raises(SystemExit) as refused:
+        build(mine)
+    message = str(refused.value)
+    assert str(mine) in message and "\n" not in message and "error" in message
+    files = sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*"))
+    assert files == ["photo.txt", "test", "test/notes.txt"]
+    assert (mine / "test" / "notes.txt").read_text(encoding="utf-8") == "keep me"

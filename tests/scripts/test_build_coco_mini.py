@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from builder_helpers import check_subset_layout, load_script, read_jsonl, write_png
+from builder_helpers import (
+    check_output_folder_guard,
+    check_subset_layout,
+    load_script,
+    read_jsonl,
+    write_png,
+)
 
 from mixsearch.eval.mixbench import check_disjoint, load_fit_data, load_mixbench
 
@@ -73,3 +79,10 @@ def test_build_is_deterministic(tmp_path, seed):
     coco.build(src, tmp_path / "b", seed=seed)
     for name in ("queries.jsonl", "mixed_corpus.jsonl"):
         assert (tmp_path / "a/test" / name).read_text() == (tmp_path / "b/test" / name).read_text()
+
+
+def test_replaces_only_a_folder_it_built(tmp_path):
+    src = fake_coco(tmp_path / "src", n=6)
+    check_output_folder_guard(lambda out: coco.build(src, out, seed=0), tmp_path)
+    assert (tmp_path / "guarded" / "test" / ".mixsearch-dataset").is_file()
+    check_subset_layout(tmp_path / "guarded" / "test")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from builder_helpers import check_subset_layout, load_script, read_jsonl, write_png
+from builder_helpers import (
+    check_output_folder_guard,
+    check_subset_layout,
+    load_script,
+    read_jsonl,
+    write_png,
+)
 
 oca = load_script("build_openclipart")
 
@@ -113,3 +119,10 @@ def test_build_on_a_tiny_tree(tmp_path):
     test_ids = {d["corpus_id"] for d in read_jsonl(tmp_path / "out/test/corpus.jsonl")}
     fit_ids = {d["corpus_id"] for d in read_jsonl(tmp_path / "out/fit/corpus.jsonl")}
     assert not test_ids & fit_ids and len(test_ids | fit_ids) == 3 and len(fit_ids) == 1
+    # a rebuild replaces only an output folder the script built itself
+    check_output_folder_guard(
+        lambda out: oca.build(
+            tmp_path / "root", out, max_items=10, seed=0, english_words=ENGLISH, log=log.append
+        ),
+        tmp_path,
+    )

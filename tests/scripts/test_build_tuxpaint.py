@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from builder_helpers import check_subset_layout, load_script, read_jsonl, write_png
+from builder_helpers import (
+    check_output_folder_guard,
+    check_subset_layout,
+    load_script,
+    read_jsonl,
+    write_png,
+)
 
 tux = load_script("build_tuxpaint")
 
@@ -76,3 +82,8 @@ def test_build_on_a_tiny_tree(tmp_path):
     queries = {q["text"] for q in read_jsonl(tmp_path / "out/test/queries.jsonl")}
     assert len(docs) == 4
     assert not queries & {d["text"] for d in docs}  # the caption never is the document text
+    # a rebuild replaces only an output folder the script built itself
+    check_output_folder_guard(
+        lambda out: tux.build(tmp_path / "root", out, seed=0, fit_fraction=0.25, log=log.append),
+        tmp_path,
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from builder_helpers import check_subset_layout, load_script, read_jsonl, write_png
+from builder_helpers import (
+    check_output_folder_guard,
+    check_subset_layout,
+    load_script,
+    read_jsonl,
+    write_png,
+)
 
 layout = load_script("mixbench_layout")
 
@@ -69,3 +75,11 @@ def test_join_sentences_ends_each_part():
     assert (
         layout.join_sentences(["a cat", "A dog.", "  ", "two  words"]) == "a cat. A dog. two words."
     )
+
+
+def test_write_subset_replaces_only_a_folder_it_wrote(tmp_path):
+    items = [
+        layout.BenchItem(f"item{i}", write_png(tmp_path / "src" / f"{i}.png", i), "d", [f"q {i}"])
+        for i in range(3)
+    ]
+    check_output_folder_guard(lambda out: layout.write_subset(out, items, seed=0), tmp_path)

@@ -1,8 +1,9 @@
 """Writer for the kill test: continues a deterministic sequence of commits on an existing store.
 
 Usage: python kill_writer.py STORE N_BATCHES BATCH_SIZE SEED
-    adds batches; prints "ready M" once the store is open (M = batches already committed), then
-    the number of each batch after `Store.add` returned (i.e. after it was committed).
+    adds batches M, M + 1, ... N_BATCHES - 1; prints "ready M" once the store is open (M = batches
+    already committed), then the number of each batch after `Store.add` returned (i.e. after it
+    was committed).
 
 Usage: python kill_writer.py STORE N_STEPS CHUNK SEED MODE N_DOCS
     MODE is remove, upsert or compact, on a store made by `seed_store`. The store's contents after

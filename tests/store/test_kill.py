@@ -19,6 +19,11 @@ from mixsearch.store import Store
 HERE = Path(__file__).parent
 WRITER = HERE / "kill_writer.py"
 DIM, BATCH, N_BATCHES, SEED, KILLS = 32, 40, 100, 7, 20
+# Each writer run is asked for AHEAD more batches than the store holds: about 3 s of adding on an
+# idle machine, far beyond the longest kill delay, so every kill lands while it is still adding
+# (asserted). The store starts afresh once it holds N_BATCHES or more, so kills keep landing at
+# every store size, checkpoint and replay position from empty to a few thousand rows.
+AHEAD, MAX_DELAY = 1000, 0.25
 
 
 def _writer_module():
@@ -34,22 +39,34 @@ def _fresh_store(path: Path) -> None:
     Store.create(path, dim=DIM, index_spec="Flat", checkpoint_rows=200).close()
 
 
-def _run_and_kill(path: Path, delay: float) -> tuple[int, list[int]]:
-    """Start the writer, kill it ``delay`` s after it is ready; (batches at start, acknowledged)."""
+def _run_and_kill(path: Path, delay: float, n_batches: int) -> tuple[int, list[int]]:
+    """Start the writer on ``n_batches`` batches in all, kill it ``delay`` s after its first
+    commit; (batches at start, acknowledged). Fails unless the kill caught it still adding."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(path), str(N_BATCHES), str(BATCH), str(SEED)],
+        [sys.executable, str(WRITER), str(path), str(n_batches), str(BATCH), str(SEED)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
     )
     ready = proc.stdout.readline().split()
     assert ready and ready[0] == "ready", f"writer did not start: {ready}"
+    # Timed from the first commit (as in the op cases below), so a busy machine's slow first add
+    # cannot make most kills land before any commit.
+    first = proc.stdout.readline()
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     rest = proc.stdout.read()
-    proc.wait()
-    return int(ready[1]), [int(x) for x in rest.split()]
+    status = proc.wait()
+    before, acknowledged = int(ready[1]), [int(x) for x in (first + rest).split()]
+    assert acknowledged, "writer committed nothing (crashed?)"
+    assert acknowledged == list(range(before, acknowledged[-1] + 1))
+    # still adding when killed: it had not acknowledged its last batch, nor exited on its own
+    assert acknowledged[-1] < n_batches - 1 and status == -signal.SIGKILL, (
+        f"kill after {delay:.3f} s missed the adds: acknowledged up to batch {acknowledged[-1]} "
+        f"of {n_batches}, exit status {status}"
+    )
+    return before, acknowledged
 
 
 def _assert_one_committed_state(path: Path, acknowledged: list[int], writer) -> int:
@@ -79,13 +96,17 @@ def test_sigkill_leaves_exactly_one_committed_state(tmp_path):
     _fresh_store(path)
     rng = np.random.default_rng(SEED)
     states = set()
+    m = 0
     for _ in range(KILLS):
-        before, acknowledged = _run_and_kill(path, float(rng.uniform(0.0, 0.25)))
+        delay = float(rng.uniform(0.0, MAX_DELAY))
+        before, acknowledged = _run_and_kill(path, delay, n_batches=m + AHEAD)
+        assert before == m
         m = _assert_one_committed_state(path, acknowledged, writer)
         assert m >= before
         states.add(m)
-        if m == N_BATCHES:
+        if m >= N_BATCHES:
             _fresh_store(path)
+            m = 0
     assert len(states) > KILLS // 2, f"kills landed on too few distinct states: {sorted(states)}"
 
 
