@@ -43,6 +43,8 @@ DEFAULT_ENCODER = "offline-default"
 MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the raw space
 ALIGNMENT_DIR = "alignment"
 COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
+AUTO_FITTED = "fitted on"  # alignment_origin prefixes written by `auto`
+AUTO_NONE = "none:"
 
 EncoderSpec = str | Mapping[str, Any]
 
@@ -94,6 +96,7 @@ class Engine:
         self._encoder_spec = encoder_spec
         self._encoder = encoder
         self._encoder_checked = False  # fingerprint compared with the store's, once
+        self._encoder_given = False  # `open` was told which encoder to use
         self._alignment = alignment  # "auto" until fitted at the first add
         self._index = index
         self.alpha = alpha
@@ -125,6 +128,11 @@ class Engine:
         spec, instance = _split_encoder(encoder)
         if spec is None and instance is None and dim is None:
             raise MixsearchError("a vector-only engine (encoder=None) needs dim=")
+        from mixsearch.store.index_spec import validate_spec
+
+        # Before any document is read: the form now, the fit to the dimension once it is known
+        # (here, or in `add` before encoding).
+        validate_spec(index, dim if dim is not None else getattr(instance, "dim", None))
         engine = cls(
             path,
             store=None,
@@ -156,7 +164,7 @@ class Engine:
         spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
         if spec is None and instance is None:
             spec = extra.get("encoder_spec")
-        return cls(
+        engine = cls(
             path,
             store=store,
             encoder_spec=spec,
@@ -168,6 +176,8 @@ class Engine:
             device=device,
             alignment_origin=extra.get("alignment_origin"),
         )
+        engine._encoder_given = encoder is not None
+        return engine
 
     def close(self) -> None:
         if self._store is not None:
@@ -182,6 +192,13 @@ class Engine:
     # ------------------------------------------------------------------ properties
     @property
     def encoder(self) -> Encoder:
+        self.check_encoder()
+        assert self._encoder is not None
+        return self._encoder
+
+    def check_encoder(self, *, given: str | None = None, remedy: str | None = None) -> None:
+        """Load the encoder now and refuse it (MixsearchError) when the store was built with
+        another one; ``given`` names it and ``remedy`` says what to do, in that message."""
         if self._encoder is None:
             if self._encoder_spec is None:
                 raise MixsearchError("this engine has no encoder (vector-only store)")
@@ -189,9 +206,8 @@ class Engine:
 
             self._encoder = create_encoder(self._encoder_spec, device=self._device)
         if not self._encoder_checked:
-            self._check_encoder(self._encoder)
+            self._check_encoder(self._encoder, given, remedy)
             self._encoder_checked = True
-        return self._encoder
 
     @property
     def store(self) -> Store:
@@ -216,8 +232,15 @@ class Engine:
         with different content updated. Each batch of ``commit_every`` is one crash-safe commit.
         ``cache``: the on-disk embedding cache (True: the default one, False: none)."""
         report = AddReport()
+        if self._store is not None and self._encoder_given:
+            self.check_encoder()  # another encoder is refused before any document is read
+        if self._store is None and not is_auto_spec(self._index):
+            from mixsearch.store.index_spec import validate_spec
+
+            validate_spec(self._index, self._dim or self.encoder.dim)  # before any encoding
         docs, hashes = self._dedupe(list(documents), report)
         if not docs:
+            report.alignment = self._alignment_label()
             return report
         text_vecs, image_vecs, docs = self._encode(docs, report, progress, _embedding_cache(cache))
         self._resolve_pending_alignment(docs, text_vecs, image_vecs, report)
@@ -274,6 +297,10 @@ class Engine:
 
     def compact(self, index: str | None = None) -> None:
         """Rebuild the index without removed documents, optionally as another index type."""
+        if index is not None:
+            from mixsearch.store.index_spec import validate_spec
+
+            validate_spec(index, self.store.dim)
         self.store.compact(index)
 
     def tune(
@@ -510,11 +537,14 @@ class Engine:
                     image_vecs[paired], text_vecs[paired], method="auto"
                 )
             self._alignment_origin = (
-                f"fitted on {int(paired.sum())} image+text documents of the corpus"
+                f"{AUTO_FITTED} {int(paired.sum())} image+text documents of the corpus"
             )
         else:
             self._alignment = None
-            self._alignment_origin = f"none: {int(paired.sum())} image+text documents, fewer than {MIN_FIT_PAIRS} to fit on"
+            self._alignment_origin = (
+                f"{AUTO_NONE} {int(paired.sum())} image+text documents, "
+                f"fewer than {MIN_FIT_PAIRS} to fit on"
+            )
         report._time("align", time.perf_counter() - t0)
         self._dim = int(text_vecs.shape[1] if text_vecs is not None else image_vecs.shape[1])  # type: ignore[union-attr]
         self._create_store()
@@ -570,7 +600,9 @@ class Engine:
         report.updated += sum(r.doc_id in existing for r in records)
         report.added += len(records) - sum(r.doc_id in existing for r in records)
 
-    def _check_encoder(self, encoder: Encoder) -> None:
+    def _check_encoder(
+        self, encoder: Encoder, given: str | None = None, remedy: str | None = None
+    ) -> None:
         expected = self._store_encoder_fingerprint()
         if expected is None:
             return
@@ -578,11 +610,15 @@ class Engine:
 
         got = fingerprint_id(encoder)
         if got != expected:
-            built = self.store.manifest.get("extra", {}).get("encoder_spec")
+            built = describe_encoder_spec(self.store.manifest.get("extra", {}).get("encoder_spec"))
             raise MixsearchError(
-                f"{self.path} was built with encoder {built!r} (fingerprint {expected}); "
-                f"encoder {encoder.name!r} has fingerprint {got}. Use the same encoder, or query "
-                "through a bridge (--query-encoder NAME --bridge DIR)"
+                f"{self.path} was built with encoder {built} (fingerprint {expected}); "
+                f"{given or f'encoder {encoder.name!r}'} has fingerprint {got}: "
+                + (
+                    remedy
+                    or "use the same encoder, or query through a bridge "
+                    "(--query-encoder NAME --bridge DIR)"
+                )
             )
 
     def _store_encoder_fingerprint(self) -> str | None:
@@ -591,6 +627,8 @@ class Engine:
         return self._store.manifest.get("extra", {}).get("encoder_fingerprint")
 
     def _alignment_label(self) -> str:
+        if self._alignment == "auto":
+            return "auto (not fitted yet: no documents added)"
         alignment = self.alignment
         origin = self._alignment_origin
         if alignment is None:
@@ -599,6 +637,35 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
+def is_auto_spec(index: str) -> bool:
+    return isinstance(index, str) and index.strip().lower() == "auto"
+
+
+def describe_encoder_spec(spec: Any) -> str:
+    """An encoder spec as recorded in a manifest, for messages: 'name' or 'name' (k=v, ...)."""
+    if isinstance(spec, Mapping):
+        rest = ", ".join(f"{k}={v!r}" for k, v in spec.items() if k != "name")
+        name = repr(spec.get("name", "?"))
+        return f"{name} ({rest})" if rest else name
+    return repr(spec) if spec is not None else "none (vector-only store)"
+
+
+def store_alignment_label(extra: Mapping[str, Any]) -> str:
+    """A store's alignment from its manifest ``extra``: "method (origin)", or the reason for none
+    — the same words `add` reports."""
+    origin = extra.get("alignment_origin")
+    if not extra.get("alignment_fingerprint"):
+        return str(origin or "none")
+    return f"{extra.get('alignment_method', '?')} ({origin or 'given'})"
+
+
+def store_alignment_was_auto(extra: Mapping[str, Any]) -> bool:
+    """Whether the store's alignment came from ``auto``: fitted on the corpus, or none because
+    the corpus had too few image+text documents."""
+    origin = str(extra.get("alignment_origin") or "")
+    return origin.startswith((AUTO_FITTED, AUTO_NONE))
+
+
 def content_hash(doc: Document) -> str:
     """sha256 over the text and the image bytes: unchanged documents are skipped on re-index."""
     digest = hashlib.sha256()

@@ -103,6 +103,7 @@ def test_reopen_add_update_remove_round_trip(tmp_path: Path, encoder, corpus: Pa
     engine = Engine.open(tmp_path / "store", encoder=encoder)
     again = engine.add(read_folder(corpus).documents)
     assert (again.added, again.updated, again.unchanged) == (0, 0, count)
+    assert again.alignment == "none"  # the store's alignment, also when nothing was encoded
 
     changed = Document("horses.txt", text="A red tractor ploughing a field.")
     new = Document("new.txt", text="A sailing boat on a calm lake.")
@@ -144,6 +145,34 @@ def test_store_refuses_another_encoder(tmp_path: Path, encoder, corpus: Path) ->
     engine = Engine.open(tmp_path / "store", encoder=other)
     with pytest.raises(MixsearchError, match="was built with encoder"):
         engine.search("a cat")
+
+
+def test_another_encoder_is_refused_before_any_document_is_read(
+    tmp_path: Path, encoder, corpus: Path
+) -> None:
+    _engine(tmp_path, encoder, corpus, alignment="none", index="Flat").close()
+
+    def documents():
+        raise AssertionError("documents were read before the encoder was checked")
+        yield  # pragma: no cover
+
+    engine = Engine.open(tmp_path / "store", encoder="minilm-l6")
+    with pytest.raises(MixsearchError, match="was built with encoder 'offline-default'"):
+        engine.add(documents())
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ("NOTASPEC", "invalid index spec 'NOTASPEC': not a FAISS factory string"),
+        ("PQ7", "index spec 'PQ7' does not fit dimension 384"),
+    ],
+)
+def test_create_refuses_a_bad_index_spec_at_once(tmp_path: Path, index: str, message: str) -> None:
+    with pytest.raises(MixsearchError, match=message) as err:
+        Engine.create(tmp_path / "store", None, dim=384, index=index)
+    assert "faiss::" not in str(err.value) and ".cpp" not in str(err.value)
+    assert not (tmp_path / "store").exists()
 
 
 def test_store_reopens_with_the_encoder_settings_it_was_built_with(

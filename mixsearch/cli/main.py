@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mixsearch import __version__
 from mixsearch.errors import MixsearchError
@@ -18,8 +19,16 @@ from mixsearch.errors import MixsearchError
 COMMAND_MODULES = ("store", "align", "bench")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``mixsearch search: error: ...; see `mixsearch
+    search --help```, status 2 (the stock parser prints its whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="mixsearch",
         description="Mixed-modality retrieval: one text query ranks text, image and image+text "
         "documents together.",
@@ -31,12 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"mixsearch.cli.{name}")
         module.register(subparsers)
+    _tag_subparsers(parser)
     return parser
+
+
+def _tag_subparsers(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser records itself in the namespace, so arguments it does not know
+    are reported against it (``mixsearch search: error: unrecognized arguments: ...``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(_parser=sub)
+                _tag_subparsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args) or 0)
     except (MixsearchError, FileNotFoundError, NotADirectoryError, ValueError) as err:
@@ -49,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _one_line(err: BaseException) -> str:
+def _one_line(err: BaseException | str) -> str:
     text = str(err) or type(err).__name__
     return " ".join(text.split())
 

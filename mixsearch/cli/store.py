@@ -5,23 +5,28 @@ mixsearch index SOURCE --into STORE [--encoder NAME | --config configs/X.toml] [
 mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
 mixsearch info STORE [--json]
 mixsearch remove STORE ID [ID ...]
-mixsearch compact STORE
+mixsearch compact STORE [--index SPEC]
 mixsearch tune STORE --target-recall 0.95
 mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR
+
+Every command takes --json. `index` into an existing STORE refuses settings that differ from the
+ones STORE was built with (exit 2), before reading any document.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import re
 from pathlib import Path
 from typing import Any
 
+from mixsearch.cli.index_settings import check_new_settings, index_settings, open_for_adding
 from mixsearch.cli.output import add_json_flag, emit, table
 from mixsearch.errors import MixsearchError
 
 SNIPPET_CHARS = 70
+IGNORED_SHOWN = 5  # files of unsupported types named in the summary (all of them in --json)
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +44,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("compact", help="rebuild the index without removed documents")
     p.add_argument("store", type=Path)
     p.add_argument("--index", default=None, help="switch to this FAISS index spec (or auto)")
+    add_json_flag(p)
     p.set_defaults(handler=cmd_compact)
     p = subparsers.add_parser("tune", help="pick nprobe/efSearch for a target recall")
     p.add_argument("store", type=Path)
@@ -61,7 +67,8 @@ def _register_index(subparsers: Any) -> None:
         help="index a folder, JSONL file or MixBench subset into a store",
         description="Index a corpus. SOURCE is a folder (images, .txt/.md; an image with a "
         "same-stem .txt is one image+text document), a .jsonl file (id, text, image, metadata "
-        "per line) or a MixBench subset folder. Adds to STORE if it exists.",
+        "per line) or a MixBench subset folder. Adds to STORE if it exists, with the settings it "
+        "was built with: a differing --encoder, --config, --index, --align or --alpha is refused.",
     )
     p.add_argument("source", type=Path)
     p.add_argument("--into", type=Path, required=True, metavar="STORE")
@@ -99,7 +106,8 @@ def _register_search(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="metadata filter: key=value, key>=x, key<y (repeatable)",
+        help="metadata filter: key=value, key>=x, key<=x, key>x or key<x; values are JSON "
+        'when they parse (3, true, "3"), else text; repeatable, all must hold',
     )
     p.add_argument("--candidates", type=int, default=None, help="FAISS candidates k' >= k")
     p.add_argument("--rescore", action="store_true", help="exact re-scoring of the candidates")
@@ -145,59 +153,41 @@ def cmd_index(args: argparse.Namespace) -> int:
     from mixsearch.corpus import read_corpus
     from mixsearch.engine import Engine
 
-    settings = _index_settings(args)
-    corpus = read_corpus(args.source)
-    if not corpus.documents:
-        reasons = "; ".join(str(e) for e in corpus.errors[:3])
-        raise MixsearchError(
-            f"no documents found in {args.source}" + (f" ({reasons})" if reasons else "")
-        )
-    if (args.into / "manifest.json").exists():
-        if args.encoder or args.config or args.index or args.align or args.alpha is not None:
-            print(
-                f"note: {args.into} exists; adding with the settings it was built with",
-                file=sys.stderr,
+    settings, given = index_settings(args)
+    engine: Engine | None = None
+    try:
+        # Every setting is checked before any document is read or encoded.
+        if (args.into / "manifest.json").exists():
+            engine = open_for_adding(args, settings, given)
+        else:
+            check_new_settings(settings)
+        corpus = read_corpus(args.source)
+        if not corpus.documents:
+            reasons = "; ".join(str(e) for e in corpus.errors[:3])
+            raise MixsearchError(
+                f"no documents found in {args.source}" + (f" ({reasons})" if reasons else "")
             )
-        engine = Engine.open(args.into, device=args.device)
-    else:
-        engine = Engine.create(
-            args.into,
-            settings["encoder"],
-            index=settings["index"],
-            alignment=settings["align"],
-            alpha=settings["alpha"],
-            device=args.device,
-        )
-    with engine:
+        if engine is None:
+            engine = Engine.create(
+                args.into,
+                settings["encoder"],
+                index=settings["index"],
+                alignment=settings["align"],
+                alpha=settings["alpha"],
+                device=args.device,
+            )
         report = engine.add(corpus.documents, progress=not args.no_progress)
         report.errors[:0] = corpus.errors
-        payload = report.to_dict() | {"store": str(args.into), "documents": len(engine.store)}
+        payload = report.to_dict() | {
+            "store": str(args.into),
+            "documents": len(engine.store),
+            "ignored": corpus.ignored,
+        }
+    finally:
+        if engine is not None:
+            engine.close()
     emit(payload, args.json, _render_index)
     return 1 if report.errors else 0
-
-
-def _index_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Command-line flags win over the TOML preset, which wins over the defaults."""
-    settings: dict[str, Any] = {
-        "encoder": "offline-default",
-        "index": "auto",
-        "align": "auto",
-        "alpha": 0.5,
-    }
-    if args.config is not None:
-        from mixsearch.encoders import load_encoder_config
-
-        config = load_encoder_config(args.config)
-        settings["encoder"] = config.get("encoder", config)
-        for key in ("index", "align", "alpha"):
-            if key in config.get("engine", {}):
-                settings[key] = config["engine"][key]
-    if args.encoder:
-        settings["encoder"] = args.encoder
-    for key in ("index", "align", "alpha"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    return settings
 
 
 def _render_index(p: dict[str, Any]) -> str:
@@ -208,6 +198,14 @@ def _render_index(p: dict[str, Any]) -> str:
     ]
     if p["timings"]:
         lines.append("time: " + ", ".join(f"{k} {v:.2f}s" for k, v in p["timings"].items()))
+    if p["ignored"]:
+        shown = ", ".join(p["ignored"][:IGNORED_SHOWN])
+        more = (
+            f" and {len(p['ignored']) - IGNORED_SHOWN} more"
+            if len(p["ignored"]) > IGNORED_SHOWN
+            else ""
+        )
+        lines.append(f"{len(p['ignored'])} file(s) of other types ignored: {shown}{more}")
     if p["errors"]:
         lines.append(f"{len(p['errors'])} item(s) not indexed:")
         lines += [f"  {e['item']}: {e['reason']}" for e in p["errors"]]
@@ -217,12 +215,13 @@ def _render_index(p: dict[str, Any]) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
+    where = parse_where(args.where)  # before the store is opened or the encoder loaded
     with Engine.open(args.store, device=args.device) as engine:
         results = engine.search_batch(
             args.query,
             args.k,
             modality=args.modality,
-            where=parse_where(args.where),
+            where=where,
             candidates=args.candidates,
             rescore=args.rescore,
             query_encoder=args.query_encoder,
@@ -261,23 +260,33 @@ def _snippet(hit: dict[str, Any]) -> str:
     return (text or f"[{Path(image).name}]") if image else text
 
 
+WHERE_FORMS = "key=value, key>=x, key<=x, key>x or key<x"
+_WHERE = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|=|>|<)\s*(.*?)\s*$", re.DOTALL)
+_RANGE_OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
+
+
 def parse_where(clauses: list[str]) -> dict[str, Any] | None:
-    """``key=value``, ``key>=x``, ``key<=x``, ``key>x``, ``key<x`` → the store's filter mapping."""
+    """``key=value``, ``key>=x``, ``key<=x``, ``key>x``, ``key<x`` → the store's filter mapping.
+
+    Values are JSON when they parse as JSON (``3``, ``true``, ``"3"``), else strings. Anything
+    else (``year>>2020``, ``year!=2020``, ``year==2020``, a missing key or value) is refused.
+    """
     where: dict[str, Any] = {}
     for clause in clauses:
-        for op, name in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
-            if op in clause:
-                key, _, raw = clause.partition(op)
-                key, value = key.strip(), _parse_value(raw.strip())
-                if not key:
-                    raise MixsearchError(f"bad --where {clause!r}: missing key")
-                if name is None:
-                    where[key] = value
-                else:
-                    where.setdefault(key, {})[name] = value
-                break
+        match = _WHERE.match(clause)
+        if match is None or not match.group(3) or match.group(3)[0] in "<>=!":
+            raise MixsearchError(f"bad --where {clause!r}: use {WHERE_FORMS}")
+        key, op, raw = match.groups()
+        value = _parse_value(raw)
+        if op == "=":
+            where[key] = value
         else:
-            raise MixsearchError(f"bad --where {clause!r}: use key=value, key>=x or key<x")
+            bounds = where.setdefault(key, {})
+            if not isinstance(bounds, dict):
+                raise MixsearchError(
+                    f"bad --where {clause!r}: {key} already has an equality filter"
+                )
+            bounds[_RANGE_OPS[op]] = value
     return where or None
 
 
@@ -293,8 +302,53 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     with Engine.open(args.store) as engine:
         info = engine.info()
-    emit(info, args.json, lambda i: json.dumps(i, indent=2, default=str))
+    emit(info, args.json, _render_info)
     return 0
+
+
+def _render_info(info: dict[str, Any]) -> str:
+    from mixsearch.engine import describe_encoder_spec, store_alignment_label
+
+    extra = info.get("extra", {})
+    counts = info.get("counts", {})
+    by_modality = ", ".join(f"{n} {m}" for m, n in counts.get("by_modality", {}).items())
+    index = str(info.get("index_spec"))
+    resolved = info.get("index_spec_resolved")
+    if resolved and resolved != index:
+        index += f" (now {resolved})"
+    if info.get("index_note"):
+        index += f"; {info['index_note']}"
+    params = info.get("search_params") or {}
+    search = ", ".join(f"{k}={v}" for k, v in params.items()) or "none needed"
+    if params:
+        search += " (tuned)" if info.get("search_params_tuned") else " (defaults)"
+    encoder = describe_encoder_spec(extra.get("encoder_spec"))
+    if extra.get("encoder_fingerprint"):
+        encoder += f", fingerprint {extra['encoder_fingerprint']}"
+    alignment = store_alignment_label(extra)
+    if extra.get("alignment_fingerprint"):
+        alignment += f", fingerprint {extra['alignment_fingerprint']}"
+    rows = [
+        ("store", info.get("path")),
+        ("documents", f"{info.get('documents', 0)}" + (f" ({by_modality})" if by_modality else "")),
+        ("encoder", encoder),
+        ("alignment", alignment),
+        ("alpha", extra.get("alpha")),
+        ("dimension", f"{info.get('dim')} ({info.get('metric', 'inner_product')})"),
+        ("index", index),
+        ("search params", search),
+        ("removed, not yet compacted", counts.get("masked_dead", 0)),
+        ("generation", info.get("generation")),
+        ("created", info.get("created_at")),
+        ("updated", info.get("updated_at")),
+    ]
+    return _fields([(k, v) for k, v in rows if v is not None])
+
+
+def _fields(rows: list[tuple[str, Any]]) -> str:
+    """``key: value`` lines, values aligned."""
+    width = max(len(k) for k, _ in rows) + 2
+    return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -319,8 +373,19 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
     with Engine.open(args.store) as engine:
         engine.compact(args.index)
-        resolved = engine.store.manifest.get("index_spec_resolved")
-        print(f"compacted {args.store}: {len(engine.store)} documents, index {resolved}")
+        payload = {
+            "store": str(args.store),
+            "documents": len(engine.store),
+            "index_spec": engine.store.manifest.get("index_spec"),
+            "index_spec_resolved": engine.store.manifest.get("index_spec_resolved"),
+        }
+    emit(
+        payload,
+        args.json,
+        lambda p: (
+            f"compacted {p['store']}: {p['documents']} documents, index {p['index_spec_resolved']}"
+        ),
+    )
     return 0
 
 
@@ -334,8 +399,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
         queries = [q.strip() for q in read_text_file(args.queries).splitlines() if q.strip()]
     with Engine.open(args.store) as engine:
         result = engine.tune(target_recall=args.target_recall, k=args.k, queries=queries)
-    emit(result, args.json, lambda r: json.dumps(r, indent=2, default=str))
+    emit(result, args.json, lambda r: _render_tune(r, args.k))
     return 0
+
+
+def _render_tune(result: dict[str, Any], k: int) -> str:
+    params = result.get("params") or {}
+    if not params:
+        return _fields([("search params", "none needed (exact index or empty store)")])
+    aim = result.get("aim")
+    recall = f"{result['recall']:.4f}" + (f" (aim {aim:.4f})" if aim is not None else "")
+    recall += "" if result.get("reached", True) else " — not reached; the largest value is kept"
+    rows: list[tuple[str, Any]] = [
+        ("search params", ", ".join(f"{key}={v}" for key, v in params.items()) + " (stored)"),
+        (f"recall@{k}", recall),
+        ("queries", result.get("queries")),
+    ]
+    if result.get("qps") is not None:
+        rows.append(("queries/s", f"{result['qps']:.0f}"))
+    if result.get("curve"):
+        rows.append(("curve", ", ".join(f"{v}: {r:.3f}" for v, r in result["curve"])))
+    return _fields([(key, v) for key, v in rows if v is not None])
 
 
 def cmd_bridge(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ natively (``add_with_ids``); the others are wrapped in ``IndexIDMap2``. IVF must
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,20 +72,81 @@ class BuiltIndex:
 
 
 def resolve_spec(requested: str, n: int, dim: int, memory_budget_bytes: int) -> str:
-    if requested.strip().lower() == AUTO:
+    if is_auto(requested):
         return choose_index_spec(n, dim, memory_budget_bytes)
     return requested
 
 
-def validate_spec(spec: str, dim: int) -> None:
-    """Refuse a factory string FAISS cannot build, before anything is written."""
-    if spec.strip().lower() == AUTO:
+FACTORY_EXAMPLES = "e.g. Flat, HNSW32, IVF4096,PQ64"
+_PROBE_DIM_LIMIT = 16_384  # largest dummy dimension tried when the real one is not known yet
+_COMMON_DIMS = (384, 512, 768, 1024, 1536, 3840)
+
+
+def is_auto(spec: str) -> bool:
+    return spec.strip().lower() == AUTO
+
+
+def validate_spec(spec: str, dim: int | None = None) -> None:
+    """Refuse a spec FAISS cannot build, in one readable line, before anything is read or written.
+
+    With ``dim`` the spec must fit that dimension (``PQ64`` needs a multiple of 64). Without it
+    only its form is checked — on dummy dimensions that meet the spec's divisibility needs — so a
+    typo is caught before the encoder is even loaded.
+    """
+    if not isinstance(spec, str):
+        raise MixsearchError(f"index spec must be a string, got {spec!r}")
+    if is_auto(spec):
         return
+    dims = [dim] if dim is not None else _probe_dims(spec)
+    reasons = []
+    for d in dims:
+        reason = _factory_error(spec, d)
+        if reason is None:
+            return
+        if reason == _UNPARSABLE:
+            raise MixsearchError(
+                f"invalid index spec {spec!r}: not a FAISS factory string ({FACTORY_EXAMPLES}) "
+                "or auto"
+            )
+        reasons.append(reason)
+    if dim is not None:
+        raise MixsearchError(f"index spec {spec!r} does not fit dimension {dim}: {reasons[0]}")
+    raise MixsearchError(f"invalid index spec {spec!r}: {reasons[0]}")
+
+
+_UNPARSABLE = "could not parse"
+
+
+def _factory_error(spec: str, dim: int) -> str | None:
+    """None when FAISS builds ``spec`` for ``dim``, else its reason without the C++ location."""
     try:
         faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[-1] if str(err).strip() else "rejected by FAISS"
-        raise MixsearchError(f"index spec {spec!r} is not usable for dim {dim}: {first}") from None
+        return faiss_reason(err)
+    return None
+
+
+def faiss_reason(err: BaseException) -> str:
+    """FAISS's message without its C++ signature and source location:
+    ``Error in void faiss::X() at /faiss/X.cpp:64: Error: 'd % M == 0' failed: The dimension...``
+    becomes ``The dimension...``; a factory parse failure becomes ``could not parse``."""
+    text = " ".join(str(err).split())
+    text = re.sub(r"^Error in .*? at \S+:\d+: ", "", text)
+    if text.startswith("could not parse index string"):
+        return _UNPARSABLE
+    check = re.match(r"^Error: '(.*)' failed(?:: (.*))?$", text)
+    if check:
+        text = check.group(2) or f"FAISS check {check.group(1).lstrip('!')} failed"
+    return text or "rejected by FAISS"
+
+
+def _probe_dims(spec: str) -> list[int]:
+    """Dummy dimensions for a form check: first one divisible by every number in the spec (PQ64,
+    OPQ16_64 ...) when that stays small, then common embedding sizes."""
+    numbers = [int(n) for n in re.findall(r"\d+", spec) if 0 < int(n) <= 1024]
+    lcm = math.lcm(*numbers) if numbers else 1
+    dims = [lcm * math.ceil(64 / lcm)] if lcm <= _PROBE_DIM_LIMIT else []
+    return dims + [d for d in _COMMON_DIMS if d not in dims]
 
 
 def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -> BuiltIndex:
@@ -101,7 +163,7 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
         try:
             inner.train(sample)
         except RuntimeError as err:
-            reason = str(err).strip().splitlines()[-1] if str(err).strip() else "training failed"
+            reason = faiss_reason(err)
             note = f"{spec} could not be trained on {len(sample)} vectors ({reason}); using Flat"
             spec = "Flat"
             inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
