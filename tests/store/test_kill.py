@@ -39,26 +39,34 @@ def _fresh_store(path: Path) -> None:
     Store.create(path, dim=DIM, index_spec="Flat", checkpoint_rows=200).close()
 
 
-def _run_and_kill(path: Path, delay: float, n_batches: int) -> tuple[int, list[int]]:
-    """Start the writer on ``n_batches`` batches in all, kill it ``delay`` s after its first
-    commit; (batches at start, acknowledged). Fails unless the kill caught it still adding."""
-    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+def _start_and_kill(
+    argv: list[str], delay: float, env: dict[str, str]
+) -> tuple[list[str], list[int], int]:
+    """Run the writer with ``argv``, SIGKILL it ``delay`` s after its first acknowledged commit;
+    (its "ready" line split, the numbers it acknowledged, its exit status). Timing from the first
+    commit rather than from "ready" keeps kills from all landing before it when the machine is
+    busy (the first commit after opening can take longer than most delays)."""
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(path), str(n_batches), str(BATCH), str(SEED)],
+        [sys.executable, str(WRITER), *argv],
         stdout=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(HERE.parents[1]), **env},
     )
     ready = proc.stdout.readline().split()
     assert ready and ready[0] == "ready", f"writer did not start: {ready}"
-    # Timed from the first commit (as in the op cases below), so a busy machine's slow first add
-    # cannot make most kills land before any commit.
     first = proc.stdout.readline()
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     rest = proc.stdout.read()
-    status = proc.wait()
-    before, acknowledged = int(ready[1]), [int(x) for x in (first + rest).split()]
+    return ready, [int(x) for x in (first + rest).split()], proc.wait()
+
+
+def _run_and_kill(path: Path, delay: float, n_batches: int) -> tuple[int, list[int]]:
+    """Start the writer on ``n_batches`` batches in all, kill it ``delay`` s after its first
+    commit; (batches at start, acknowledged). Fails unless the kill caught it still adding."""
+    argv = [str(path), str(n_batches), str(BATCH), str(SEED)]
+    ready, acknowledged, status = _start_and_kill(argv, delay, {})
+    before = int(ready[1])
     assert acknowledged, "writer committed nothing (crashed?)"
     assert acknowledged == list(range(before, acknowledged[-1] + 1))
     # still adding when killed: it had not acknowledged its last batch, nor exited on its own
@@ -129,26 +137,14 @@ def _run_and_kill_op(
     path: Path, mode: str, n_docs: int, chunk: int, steps: int, delay: float
 ) -> tuple[int, list[int]]:
     """Start the writer in ``mode``, kill it ``delay`` s after its first commit; (step at start,
-    steps acknowledged). Timing from the first commit rather than from "ready" keeps kills from
-    landing before it (when the CI machine is busy, the first commit after the open can take
-    longer than most delays, and such kills would all leave the same state)."""
+    steps acknowledged)."""
     # One FAISS thread: the CI machine has 2 cores shared by 2 pytest workers, and oversubscribed
     # OpenMP spins would stretch an HNSW rebuild past every kill delay.
-    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1]), "OMP_NUM_THREADS": "1"}
     argv = [str(path), str(steps), str(chunk), str(OP_SEED), mode, str(n_docs)]
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), *argv], stdout=subprocess.PIPE, text=True, env=env
-    )
-    ready = proc.stdout.readline().split()
-    assert ready and ready[0] == "ready", f"writer did not start: {ready}"
-    first = proc.stdout.readline()
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    rest = proc.stdout.read()
-    acknowledged = [int(x) for x in (first + rest).split()]
+    ready, acknowledged, status = _start_and_kill(argv, delay, {"OMP_NUM_THREADS": "1"})
     # killed, or done with every step (and maybe killed in its closing checkpoint)
     done = acknowledged[-1:] == [steps]
-    assert proc.wait() in ((0, -signal.SIGKILL) if done else (-signal.SIGKILL,)), "writer failed"
+    assert status in ((0, -signal.SIGKILL) if done else (-signal.SIGKILL,)), "writer failed"
     return int(ready[1]), acknowledged
 
 
