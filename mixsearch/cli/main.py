@@ -1,7 +1,7 @@
 """Entry point of the `mixsearch` console script.
 
 Each command group lives in its own module exposing ``register(subparsers)``; a command's handler
-returns an exit status. User errors (`MixsearchError`, bad arguments, missing files) print one line
+returns an exit status. User errors (`MixsearchError`, bad arguments, file-system errors) print one line
 on stderr and exit with status 2 — never a stack trace. ``MIXSEARCH_DEBUG=1`` shows the traceback.
 """
 
@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args) or 0)
-    except (MixsearchError, FileNotFoundError, NotADirectoryError, ValueError) as err:
+    # OSError: a missing, unreadable or full path (permissions, disk space) is the user's to fix.
+    except (MixsearchError, OSError, ValueError) as err:
         if os.environ.get("MIXSEARCH_DEBUG"):
             raise
         print(f"mixsearch {args.command}: error: {_one_line(err)}", file=sys.stderr)

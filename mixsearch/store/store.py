@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -126,12 +127,18 @@ class Store:
         path = Path(path)
         if not (path / DB_NAME).is_file():
             raise StoreError(f"{path}: not a mixsearch store (no {DB_NAME})")
-        store = cls(path)
+        try:
+            store = cls(path)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{path}: cannot read its document table {DB_NAME} ({err})") from None
         try:
             store._load()
             store._check_format()
             store._check_expected(expect or {})
             store._clean_stale_files_if_unlocked()
+        except sqlite3.DatabaseError as err:
+            store._conn.close()
+            raise StoreError(f"{path}: cannot read its document table {DB_NAME} ({err})") from None
         except BaseException:
             store._conn.close()
             raise

@@ -386,3 +386,17 @@ def test_coco_mini_folder_query_returns_every_modality(tmp_path: Path, capsys) -
     assert main(["search", str(store), "a man riding a horse", "-k", "15", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert {h["modality"] for h in hits} == {"text", "image", "image+text"}
+
+
+def test_damaged_store_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    from mixsearch.store import Store
+
+    store = tmp_path / "store"
+    Store.create(store, dim=4, index_spec="Flat").close()
+    (store / "store.sqlite").write_bytes(b"not a database" * 100)
+
+    status = main(["info", str(store)])
+
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert "\n" not in err and "store.sqlite" in err and "Traceback" not in err

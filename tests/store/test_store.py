@@ -267,3 +267,22 @@ def test_rebuild_switches_the_index_spec_and_keeps_results(tmp_path) -> None:
     assert store.manifest["index_spec_resolved"] == "HNSW32"
     _, after = store.search(vectors[:5], 3, params={"efSearch": 256})
     assert (after == before).all()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty database"])
+def test_unreadable_document_table_is_one_clear_error(tmp_path, damage):
+    import sqlite3
+
+    path = tmp_path / "store"
+    Store.create(path, dim=4, index_spec="Flat").close()
+    table = path / "store.sqlite"
+    for leftover in path.glob("store.sqlite-*"):
+        leftover.unlink()
+    table.unlink()
+    if damage == "garbage":
+        table.write_bytes(b"this is not an SQLite file" * 100)
+    else:
+        sqlite3.connect(table).close()  # a valid database without the store's tables
+
+    with pytest.raises(StoreError, match=r"cannot read its document table store\.sqlite"):
+        Store.open(path)
