@@ -34,7 +34,6 @@ from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
     TextOnlyMixin,
-    empty_vectors,
     encode_in_batches,
     file_sha256,
     finish_vectors,
@@ -86,22 +85,34 @@ def minilm_model_dir() -> Path:
 
 
 class MiniLMEncoder(TextOnlyMixin):
-    """all-MiniLM-L6-v2 on the CPU (or GPU), from the packaged weights."""
+    """all-MiniLM-L6-v2 on the CPU (or GPU), from the packaged weights.
+
+    The model's sentence-transformers pipeline (``modules.json``: BERT, mean pooling over the
+    attention mask, L2 normalisation; at most 256 tokens) written out with transformers' BertModel
+    and the Rust tokenizer, so that loading it skips importing sentence-transformers (seconds of
+    start-up for every CLI search). ``tests/encoders/test_offline.py`` checks the vectors equal
+    sentence-transformers' own.
+    """
 
     modalities = frozenset({TEXT})
     dim = MINILM_DIM
+    max_tokens = 256  # the model's sentence_bert_config.json max_seq_length
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 64) -> None:
         self.name = "minilm-l6"
+        self.device = device
         self.batch_size = batch_size
         self.model_dir = minilm_model_dir()
-        from sentence_transformers import SentenceTransformer
+        from transformers import BertModel
         from transformers.utils import logging as transformers_logging
 
         # Loading local weights is instant; transformers' "Loading weights" bar is only noise.
         transformers_logging.disable_progress_bar()
+        self.tokenizer = wordpiece_tokenizer(self.model_dir / "tokenizer.json", self.max_tokens)
         with hub_offline():
-            self.model = SentenceTransformer(str(self.model_dir), device=device)
+            model = BertModel.from_pretrained(str(self.model_dir))
+        # transformers' decorated `.to` confuses mypy; it is torch's Module.to underneath.
+        self.model = model.to(device).eval()  # type: ignore[arg-type]
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -120,16 +131,39 @@ class MiniLMEncoder(TextOnlyMixin):
         progress: bool = False,
         normalize: bool = True,
     ) -> np.ndarray:
-        if len(texts) == 0:
-            return empty_vectors(self.dim)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size or self.batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=False,
+        # Always unit length, normalize or not: the model's last module is Normalize.
+        return encode_in_batches(
+            texts,
+            batch_size or self.batch_size,
+            self._run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=True,
         )
-        return finish_vectors(vectors, normalize)
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = torch.tensor([e.ids for e in encodings], device=self.device)
+        mask = torch.tensor([e.attention_mask for e in encodings], device=self.device)
+        with torch.inference_mode():
+            tokens = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        return pooled.float().cpu().numpy()
+
+
+def wordpiece_tokenizer(path: Path, max_tokens: int) -> Any:
+    """MiniLM's ``tokenizer.json`` (uncased BERT WordPiece) truncating at ``max_tokens`` and
+    padding each batch to its longest text (the file itself pads everything to 128)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.enable_padding()
+    return tokenizer
 
 
 class MiniLMOnnxEncoder(TextOnlyMixin):
@@ -145,16 +179,14 @@ class MiniLMOnnxEncoder(TextOnlyMixin):
         self.batch_size = batch_size
         try:
             import onnxruntime
-            from tokenizers import Tokenizer
+            import tokenizers  # noqa: F401  (used by wordpiece_tokenizer)
         except ImportError:
             raise MixsearchError(
                 "'minilm-l3-onnx' needs onnxruntime and tokenizers: pip install mixsearch[onnx]"
             ) from None
         self.onnx_path = _packaged_onnx_path()
         self.tokenizer_path = minilm_model_dir() / "tokenizer.json"
-        self.tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
-        self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        self.tokenizer.enable_padding()
+        self.tokenizer = wordpiece_tokenizer(self.tokenizer_path, self.max_tokens)
         self.session = onnxruntime.InferenceSession(
             str(self.onnx_path), providers=["CPUExecutionProvider"]
         )

@@ -125,6 +125,25 @@ def test_bad_conse_options_are_refused_clearly(options, message):
         create_encoder({"name": "offline-default", **options}, device="cpu")
 
 
+def test_minilm_equals_the_sentence_transformers_pipeline():
+    # MiniLMEncoder writes the model's sentence-transformers modules out by hand (faster start-up);
+    # the vectors must be the library's own: truncation at 256 tokens, padding, unicode, empty.
+    from sentence_transformers import SentenceTransformer
+
+    from mixsearch.encoders.offline import MiniLMEncoder, minilm_model_dir
+
+    texts = [
+        "a dog",
+        "A group of people are riding horses at a park.",
+        "word " * 400,
+        "",
+        "Ünïcödé café, naïve résumé 東京",
+    ]
+    ours = MiniLMEncoder().encode_texts(texts, batch_size=2, normalize=False)
+    reference = SentenceTransformer(str(minilm_model_dir()), device="cpu").encode(texts)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
 def test_two_text_only_models_are_different_and_both_sensible():
     l6 = create_encoder("minilm-l6", device="cpu")
     l3 = create_encoder("minilm-l3-onnx")
