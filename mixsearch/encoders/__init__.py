@@ -1,6 +1,6 @@
 """Encoders: texts and images → float32, L2-normalised vectors, plus file pipeline and cache.
 
-Importing this package is cheap: torch, open_clip, sentence-transformers and timm load only when
+Importing this package is cheap: torch, open_clip, transformers and timm load only when
 an encoder is created (``create_encoder``).
 """
 
