@@ -17,6 +17,7 @@ loaded weights from somewhere we cannot locate, it hashes the loaded state dict 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -46,6 +47,7 @@ LOCAL_DIR = "local-dir:"
 HF_HUB = "hf-hub:"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 _WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+_HUB_CONFIG = "open_clip_config.json"
 
 OFFLINE_REMEDY = (
     "to run offline pass a local checkpoint, e.g. 'openclip:ViT-B-32@/path/to/model.safetensors' "
@@ -251,21 +253,33 @@ def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any, Path | None
     A pretrained tag's weights are fetched *before* the model is built, so an offline machine
     fails in a moment instead of after building a large random-initialised model. The model is
     then built from that file with the tag's preprocessing, so open_clip does not ask the hub again.
+    An hf-hub repo already in the Hugging Face cache is loaded from there with no network at all.
     """
     import open_clip
 
     _check_known_architecture(parsed)
     try:
         weights, pretrained, preprocess = parsed.weights_file, parsed.pretrained, {}
+        model_name = tokenizer_name = parsed.model_name
         if weights is None and pretrained is not None:  # ARCH/TAG
             cfg = open_clip.get_pretrained_cfg(parsed.model_name, pretrained)
             weights = _fetch_tag_weights(parsed, cfg)
             if weights is not None:
                 pretrained, preprocess = str(weights), _tag_preprocessing(cfg)
+        elif parsed.model_name.startswith(HF_HUB):
+            model_name, tokenizer_name, weights = _fetch_hub_model(parsed)
         model, _, transform = open_clip.create_model_and_transforms(
-            parsed.model_name, pretrained=pretrained, device=device, **preprocess
+            model_name, pretrained=pretrained, device=device, **preprocess
         )
-        tokenizer = open_clip.get_tokenizer(parsed.model_name)
+        tokenizer = open_clip.get_tokenizer(tokenizer_name)
+        if weights is None and parsed.model_name.startswith(HF_HUB):
+            # open_clip only logs a warning when an hf-hub config downloads but the weights do
+            # not, and returns a random-initialised model: never serve that as the real one.
+            weights = _locate_downloaded_weights(parsed)
+            if weights is None:
+                raise MixsearchError(
+                    f"{parsed.name!r}: its config was fetched but not its weights; {OFFLINE_REMEDY}"
+                )
     except MixsearchError:
         raise
     except Exception as err:  # network, hub, file and state-dict errors come in many types
@@ -293,6 +307,30 @@ def _fetch_tag_weights(parsed: OpenClipSpec, cfg: dict[str, Any]) -> Path | None
         _check_hub_reachable(parsed, repo, names[0])
     path = open_clip.download_pretrained(cfg) if cfg else ""
     return Path(path) if path else None
+
+
+def _fetch_hub_model(parsed: OpenClipSpec) -> tuple[str, str, Path | None]:
+    """For ``hf-hub:org/repo``: (model name and tokenizer name for open_clip, weights file if known).
+
+    When the repo's open_clip_config.json and weights are in the Hugging Face cache, the cache
+    snapshot folder holding them is handed to open_clip as ``local-dir:``, which reads the same
+    model_cfg and preprocess_cfg and picks the weights in the same order as its hf-hub loader,
+    with no network at all. Otherwise one quick request checks that the hub answers before
+    open_clip downloads (see _fetch_tag_weights for why).
+    """
+    repo = parsed.model_name[len(HF_HUB) :]
+    config = _hub_cached_file(repo, _HUB_CONFIG)
+    cached = (_hub_cached_file(repo, name) for name in _hub_weight_names(""))
+    weights = next((path for path in cached if path is not None), None)
+    if config is None or weights is None or weights.parent != config.parent:
+        _check_hub_reachable(parsed, repo, _HUB_CONFIG)
+        return parsed.model_name, parsed.model_name, None
+    snapshot = LOCAL_DIR + str(config.parent)
+    text_cfg = json.loads(config.read_text(encoding="utf-8")).get("model_cfg", {}).get("text_cfg")
+    # a config naming a Hugging Face tokenizer gets it from the hub, as open_clip's hf-hub does
+    # (a local-dir: would look for the tokenizer files in the snapshot folder instead)
+    tokenizer = parsed.model_name if (text_cfg or {}).get("hf_tokenizer_name") else snapshot
+    return snapshot, tokenizer, weights
 
 
 def _hub_weight_names(filename: str) -> tuple[str, ...]:

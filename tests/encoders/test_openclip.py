@@ -119,12 +119,12 @@ def test_download_needed_offline_is_one_clear_error(monkeypatch):
 
 
 UNREACHABLE_SCRIPT = """
-import json, time
+import json, sys, time
 import open_clip  # imported before the clock starts: the time shown is the wait for the hub
 from mixsearch.encoders import create_encoder
 started = time.monotonic()
 try:
-    create_encoder("openclip:ViT-B-32/laion2b_s34b_b79k", device="cpu")
+    create_encoder(sys.argv[1], device="cpu")
     outcome = {"type": None, "message": ""}
 except Exception as err:
     outcome = {"type": type(err).__name__, "message": str(err)}
@@ -133,7 +133,14 @@ print(json.dumps(outcome))
 """
 
 
-def test_unreachable_hub_without_offline_mode_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "openclip:ViT-B-32/laion2b_s34b_b79k",
+        "openclip:hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+    ],
+)
+def test_unreachable_hub_without_offline_mode_is_one_clear_error(spec, tmp_path):
     """No HF_HUB_OFFLINE, an empty Hugging Face cache, and a hub endpoint on a closed local port.
 
     Run in a fresh interpreter because huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE and
@@ -148,14 +155,14 @@ def test_unreachable_hub_without_offline_mode_is_one_clear_error(tmp_path):
         HF_HUB_CACHE=str(tmp_path / "hf-cache"),  # so weights cached on this machine are not found
     )
     run = subprocess.run(
-        [sys.executable, "-c", UNREACHABLE_SCRIPT], env=env, capture_output=True, text=True
+        [sys.executable, "-c", UNREACHABLE_SCRIPT, spec], env=env, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
-    print(f"\nunreachable hub: create_encoder failed after {outcome['elapsed']:.2f} s")
+    print(f"\nunreachable hub: create_encoder({spec!r}) failed after {outcome['elapsed']:.2f} s")
     assert outcome["type"] == "MixsearchError", outcome
     message = outcome["message"]
-    assert "ViT-B-32/laion2b_s34b_b79k" in message and "http://127.0.0.1:9" in message
+    assert spec in message and "http://127.0.0.1:9 does not answer" in message
     assert "local-dir:" in message and "@/path/to/" in message and "offline-default" in message
     assert "Traceback" not in message and "\n" not in message
 
@@ -166,19 +173,33 @@ TINY_HUB_REPO = "mixsearch-test/tiny-clip-random-init"  # never on the hub: only
 
 def _put_in_hf_cache(cache: Path, repo: str, filename: str, source: Path) -> Path:
     """Lay a file out as huggingface_hub caches a download of ``repo`` at ``main``:
-    blobs/<sha256>, snapshots/<commit>/<filename> -> ../../blobs/<sha256>, refs/main = <commit>."""
+    blobs/<sha256>, snapshots/<commit>/<filename> -> ../../blobs/<sha256>, refs/main = <commit>.
+    Call it once per file of the repo."""
     folder = cache / ("models--" + repo.replace("/", "--"))
     data = source.read_bytes()
     blob = folder / "blobs" / hashlib.sha256(data).hexdigest()
-    blob.parent.mkdir(parents=True)
+    blob.parent.mkdir(parents=True, exist_ok=True)
     blob.write_bytes(data)
     commit = "0123456789abcdef0123456789abcdef01234567"
     snapshot = folder / "snapshots" / commit / filename
-    snapshot.parent.mkdir(parents=True)
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
     snapshot.symlink_to(Path("..", "..", "blobs", blob.name))
-    (folder / "refs").mkdir()
+    (folder / "refs").mkdir(exist_ok=True)
     (folder / "refs" / "main").write_text(commit)
     return snapshot
+
+
+def _no_network(monkeypatch) -> list[object]:
+    """Make every DNS lookup and socket connect fail, and record the attempts."""
+    attempts: list[object] = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network used in a test that must not touch it")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    return attempts
 
 
 def test_pretrained_tag_in_the_hf_cache_loads_with_no_network(
@@ -213,14 +234,7 @@ def test_pretrained_tag_in_the_hf_cache_loads_with_no_network(
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    attempts: list[object] = []
-
-    def no_network(*args, **kwargs):
-        attempts.append(args)
-        raise OSError("network used in a test that must not touch it")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    monkeypatch.setattr(socket.socket, "connect", no_network)
+    attempts = _no_network(monkeypatch)
     encoder = create_encoder(f"openclip:{TINY}/{TINY_TAG}", device="cpu")
     assert attempts == []
     assert encoder.weights_file == cached
@@ -228,6 +242,59 @@ def test_pretrained_tag_in_the_hf_cache_loads_with_no_network(
     assert repr(encoder.image_transform) == repr(tag_transform)
     images = list(photos.values())[:3]
     want_text, want_image = reference_vectors(tiny_checkpoints["model"], tag_transform, images)
+    np.testing.assert_allclose(encoder.encode_texts(TEXTS), want_text, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode_images(images), want_image, atol=1e-5)
+
+
+def test_hf_hub_repo_in_the_hf_cache_loads_with_no_network(
+    tiny_checkpoints, photos, tmp_path, monkeypatch
+):
+    """An ``hf-hub:`` repo (never on the hub) laid out in a temporary Hugging Face cache, holding
+    the random-initialised tiny CLIP as open_clip_model.safetensors and, as a decoy, perturbed
+    random weights as open_clip_pytorch_model.bin: it loads without offline mode and without
+    network, from the .safetensors (open_clip's first choice), with the config's preprocess_cfg."""
+    import huggingface_hub.constants
+    import open_clip
+    import torch
+    from safetensors.torch import load_file
+
+    from mixsearch.encoders.base import file_sha256
+
+    folder, cache = tiny_checkpoints["folder"], tmp_path / "hf-cache"
+    preprocess_cfg = {
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+        "interpolation": "bilinear",
+        "resize_mode": "squash",
+    }
+    config = tmp_path / "open_clip_config.json"
+    config.write_text(json.dumps({"model_cfg": TINY_CONFIG, "preprocess_cfg": preprocess_cfg}))
+    _put_in_hf_cache(cache, TINY_HUB_REPO, "open_clip_config.json", config)
+    cached = _put_in_hf_cache(
+        cache, TINY_HUB_REPO, "open_clip_model.safetensors", folder / "tiny.safetensors"
+    )
+    _save_perturbed(folder / "tiny.safetensors", tmp_path / "perturbed.safetensors")
+    torch.save(load_file(tmp_path / "perturbed.safetensors"), tmp_path / "perturbed.bin")
+    _put_in_hf_cache(
+        cache, TINY_HUB_REPO, "open_clip_pytorch_model.bin", tmp_path / "perturbed.bin"
+    )
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    # open_clip's own loading of the repo (in offline mode) is the reference for the preprocessing
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    _, _, hub_transform = open_clip.create_model_and_transforms("hf-hub:" + TINY_HUB_REPO)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    attempts = _no_network(monkeypatch)
+    encoder = create_encoder(f"openclip:hf-hub:{TINY_HUB_REPO}", device="cpu")
+    assert attempts == []
+    assert encoder.weights_file == cached
+    assert encoder.weights_sha256() == file_sha256(folder / "tiny.safetensors")
+    assert encoder.fingerprint()["architecture"] == "hf-hub:" + TINY_HUB_REPO
+    assert repr(encoder.image_transform) == repr(hub_transform)
+    assert "bilinear" in repr(hub_transform)  # the config's preprocess_cfg, not the defaults
+    images = list(photos.values())[:3]
+    want_text, want_image = reference_vectors(tiny_checkpoints["model"], hub_transform, images)
     np.testing.assert_allclose(encoder.encode_texts(TEXTS), want_text, atol=1e-5)
     np.testing.assert_allclose(encoder.encode_images(images), want_image, atol=1e-5)
 
