@@ -1,9 +1,10 @@
 """Search-parameter tuning: the cheapest nprobe (IVF) or efSearch (HNSW) reaching a target recall.
 
-As autofaiss does, queries are the corpus's own stored vectors, slightly perturbed (so a query is
-near, not equal to, its source), and ground truth is exact inner-product search over all stored
-vectors. Recall is measured through `mixsearch.rank.top_k` — the same path `rank` uses, including
-exact re-scoring on lossy indexes — so the tuned value holds for what users actually run.
+Queries are sample queries when given (e.g. from a query log: the best guide); otherwise, as
+autofaiss does, the corpus's own stored vectors, slightly perturbed (so a query is near, not equal
+to, its source). Ground truth is exact inner-product search over all stored vectors. Recall is
+measured through `mixsearch.rank.top_k` — the same path `rank` uses, including exact re-scoring
+on lossy indexes — so the tuned value holds for what users actually run.
 """
 
 from __future__ import annotations

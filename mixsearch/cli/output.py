@@ -15,7 +15,8 @@ def add_json_flag(parser: Any) -> None:
 
 
 def emit(payload: Any, as_json: bool, render: Callable[[Any], str]) -> None:
-    """Print ``payload`` as JSON (sorted keys, one document) or through ``render``."""
+    """Print ``payload`` as JSON (one indented document, keys in the payload's order) or through
+    ``render``."""
     if as_json:
         json.dump(payload, sys.stdout, indent=2, default=json_default)
         sys.stdout.write("\n")

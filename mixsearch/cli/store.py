@@ -6,7 +6,7 @@ mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--j
 mixsearch info STORE [--json]
 mixsearch remove STORE ID [ID ...]
 mixsearch compact STORE [--index SPEC]
-mixsearch tune STORE --target-recall 0.95
+mixsearch tune STORE --target-recall 0.95 [--queries FILE]
 mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR
 
 Every command takes --json. `index` into an existing STORE refuses settings that differ from the
@@ -48,8 +48,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_compact)
     p = subparsers.add_parser("tune", help="pick nprobe/efSearch for a target recall")
     p.add_argument("store", type=Path)
-    p.add_argument("--target-recall", type=float, default=0.95)
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument(
+        "--target-recall",
+        type=float,
+        default=0.95,
+        help="recall@k to reach (0.95); without --queries the tuner aims half-way to 1",
+    )
+    p.add_argument("-k", type=int, default=10, help="k of recall@k (10)")
     p.add_argument(
         "--queries",
         type=Path,
@@ -94,7 +99,7 @@ def _register_search(subparsers: Any) -> None:
     p = subparsers.add_parser("search", help="rank the store's documents for a text query")
     p.add_argument("store", type=Path)
     p.add_argument("query", nargs="+", help="query text (several arguments are several queries)")
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("-k", type=int, default=10, help="hits per query (10)")
     p.add_argument(
         "--modality",
         choices=["text", "image", "image+text"],
@@ -133,8 +138,8 @@ def _register_bridge(subparsers: Any) -> None:
     p.add_argument("store", type=Path)
     p.add_argument("--query-encoder", required=True)
     p.add_argument("--texts", type=Path, required=True, help="UTF-8 file, one text per line")
-    p.add_argument("--method", default="auto")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--method", default="auto", help="alignment method (auto)")
+    p.add_argument("--out", type=Path, required=True, help="folder to save the bridge in")
     add_json_flag(p)
     p.set_defaults(handler=cmd_bridge)
 
