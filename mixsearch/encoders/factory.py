@@ -14,7 +14,7 @@ TOML form::
   [encoder]
   name = "offline-default"   # or kind = "openclip", model = "ViT-B-32", pretrained = "TAG|PATH"
   device = "auto"            # auto | cpu | cuda
-  precision = "fp32"         # openclip on CUDA: fp16 | bf16
+  precision = "fp32"         # openclip: auto (fp16 on CUDA, else fp32) | fp32 | fp16 | bf16
   batch_size = 64
   topk = 50                  # offline-default: ImageNet classes mixed per image
   temperature = 2.0          # offline-default: softmax temperature of the class mixture
@@ -85,6 +85,11 @@ def _from_config(config: Mapping[str, Any], device: str) -> Encoder:
 
 def _config_name(config: Mapping[str, Any]) -> str:
     kind = str(config.get("kind", "")).lower()
+    if kind == "openclip" and "name" in config:
+        raise MixsearchError(
+            '[encoder] gives both kind = "openclip" and name: use kind/model/pretrained, '
+            'or name = "openclip:..." alone'
+        )
     if kind == "openclip" or (not kind and "model" in config and "name" not in config):
         return _openclip_name(config)
     if kind in ("offline", "offline-default"):

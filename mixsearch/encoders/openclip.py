@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 PREFIX = "openclip:"
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # auto: fp16 on CUDA, else fp32
 LOCAL_DIR = "local-dir:"
 HF_HUB = "hf-hub:"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -242,6 +242,8 @@ def _check_precision(precision: str, device: str) -> str:
     precision = precision.lower()
     if precision not in PRECISIONS:
         raise MixsearchError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "fp16" if device.startswith("cuda") else "fp32"
     if precision != "fp32" and not device.startswith("cuda"):
         raise MixsearchError(f"precision {precision} needs a CUDA device; use fp32 on the CPU")
     return precision

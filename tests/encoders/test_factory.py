@@ -66,6 +66,11 @@ def test_bad_config_keys_and_options():
         create_encoder({"name": "minilm-l3-onnx", "topk": 3})
 
 
+def test_kind_openclip_and_a_name_together_are_refused():
+    with pytest.raises(MixsearchError, match="both kind"):
+        create_encoder({"kind": "openclip", "model": "ViT-B-32", "name": "offline-default"})
+
+
 def test_import_is_cheap():
     import subprocess
     import sys

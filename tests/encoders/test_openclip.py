@@ -329,3 +329,10 @@ def test_half_precision_needs_cuda(tiny_checkpoints):
     spec = f"openclip:{TINY}@{tiny_checkpoints['folder'] / 'tiny.safetensors'}"
     with pytest.raises(MixsearchError, match="needs a CUDA device"):
         create_encoder({"name": spec, "precision": "fp16"}, device="cpu")
+
+
+def test_auto_precision_is_fp32_on_the_cpu(tiny_checkpoints):
+    # The presets say precision = "auto" so that they run on machines without CUDA too.
+    spec = f"openclip:{TINY}@{tiny_checkpoints['folder'] / 'tiny.safetensors'}"
+    encoder = create_encoder({"name": spec, "precision": "auto"}, device="cpu")
+    assert encoder.precision == "fp32"
