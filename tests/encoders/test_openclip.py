@@ -189,6 +189,19 @@ def _put_in_hf_cache(cache: Path, repo: str, filename: str, source: Path) -> Pat
     return snapshot
 
 
+def _reference_transform_then_no_network(monkeypatch, *args, **kwargs):
+    """open_clip's own loading in offline mode (the reference for the preprocessing), then offline
+    mode off and every network attempt recorded: (reference transform, list of attempts)."""
+    import huggingface_hub
+    import open_clip
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    _, _, transform = open_clip.create_model_and_transforms(*args, **kwargs)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    return transform, _no_network(monkeypatch)
+
+
 def _no_network(monkeypatch) -> list[object]:
     """Make every DNS lookup and socket connect fail, and record the attempts."""
     attempts: list[object] = []
@@ -228,13 +241,9 @@ def test_pretrained_tag_in_the_hf_cache_loads_with_no_network(
     }
     monkeypatch.setitem(open_clip.pretrained._PRETRAINED, TINY, {TINY_TAG: tag_cfg})
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    # open_clip's own loading of the tag (in offline mode) is the reference for the preprocessing
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    _, _, tag_transform = open_clip.create_model_and_transforms(TINY, pretrained=TINY_TAG)
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    attempts = _no_network(monkeypatch)
+    tag_transform, attempts = _reference_transform_then_no_network(
+        monkeypatch, TINY, pretrained=TINY_TAG
+    )
     encoder = create_encoder(f"openclip:{TINY}/{TINY_TAG}", device="cpu")
     assert attempts == []
     assert encoder.weights_file == cached
@@ -254,7 +263,6 @@ def test_hf_hub_repo_in_the_hf_cache_loads_with_no_network(
     random weights as open_clip_pytorch_model.bin: it loads without offline mode and without
     network, from the .safetensors (open_clip's first choice), with the config's preprocess_cfg."""
     import huggingface_hub.constants
-    import open_clip
     import torch
     from safetensors.torch import load_file
 
@@ -279,13 +287,9 @@ def test_hf_hub_repo_in_the_hf_cache_loads_with_no_network(
         cache, TINY_HUB_REPO, "open_clip_pytorch_model.bin", tmp_path / "perturbed.bin"
     )
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    # open_clip's own loading of the repo (in offline mode) is the reference for the preprocessing
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    _, _, hub_transform = open_clip.create_model_and_transforms("hf-hub:" + TINY_HUB_REPO)
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    attempts = _no_network(monkeypatch)
+    hub_transform, attempts = _reference_transform_then_no_network(
+        monkeypatch, "hf-hub:" + TINY_HUB_REPO
+    )
     encoder = create_encoder(f"openclip:hf-hub:{TINY_HUB_REPO}", device="cpu")
     assert attempts == []
     assert encoder.weights_file == cached
