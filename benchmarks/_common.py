@@ -29,7 +29,7 @@ import numpy as np
 # a bare CUDA machine): make the repository's package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mixsearch.cli.output import table  # noqa: E402
-from mixsearch.serialize import json_default  # noqa: E402
+from mixsearch.vectors import json_default  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -14,18 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixsearch.documents import Modality
+from mixsearch.vectors import l2_normalize
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
 
 DEFAULT_ALPHA = 0.5
 
-
-def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Row-wise L2 normalisation to float32; zero rows stay zero instead of becoming NaN."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, eps)).astype(np.float32, copy=False)
+__all__ = ["DEFAULT_ALPHA", "document_vectors", "l2_normalize", "query_vectors"]
 
 
 def document_vectors(

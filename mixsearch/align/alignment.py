@@ -11,7 +11,7 @@ Three sides, named as the engine uses them:
 
 Uncentred alignments hold zero means, so the same formulas apply. Arrays are float64 inside and
 read-only; ``transform`` returns float32. ``save`` writes ``alignment.npz`` (no pickle) and
-``alignment.json`` (metadata and fingerprint), each atomically via a temp file and ``os.replace``.
+``alignment.json`` (metadata and fingerprint), each atomically (`mixsearch.vectors.atomic_write`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import numpy as np
 
 from mixsearch.align.validate import as_matrix, check_side
 from mixsearch.errors import MixsearchError
+from mixsearch.vectors import atomic_write, atomic_write_json, normalize_rows
 
 FORMAT_VERSION = 1
 ARRAYS_FILE = "alignment.npz"
@@ -97,10 +96,7 @@ class Alignment:
         for start in range(0, x.shape[0], TRANSFORM_CHUNK_ROWS):
             rows = np.asarray(x[start : start + TRANSFORM_CHUNK_ROWS], dtype=np.float64)
             out[start : start + len(rows)] = self._map_chunk(rows, side)
-        if normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out /= np.maximum(norms, 1e-12)
-        return out
+        return normalize_rows(out) if normalize else out
 
     def _map_chunk(self, rows: np.ndarray, side: str) -> np.ndarray:
         if side == "source":
@@ -144,10 +140,9 @@ class Alignment:
         """Write the arrays then the metadata (the metadata file is what makes it loadable)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(directory / ARRAYS_FILE, self._write_arrays)
+        atomic_write(directory / ARRAYS_FILE, self._write_arrays)
         meta = {"format_version": FORMAT_VERSION, **self.to_dict()}
-        payload = json.dumps(meta, indent=2, sort_keys=True, default=_json_default)
-        _atomic_write(directory / META_FILE, lambda f: f.write(payload.encode()))
+        atomic_write_json(directory / META_FILE, meta, indent=2, sort_keys=True)
         return directory
 
     def _write_arrays(self, handle: Any) -> None:
@@ -207,20 +202,6 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the same directory, then rename: readers never see halves."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _lambda_to_json(value: float | None) -> float | str | None:
     if value is None:
         return None
@@ -229,11 +210,3 @@ def _lambda_to_json(value: float | None) -> float | str | None:
 
 def _lambda_from_json(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)

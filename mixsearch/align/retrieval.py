@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from mixsearch.vectors import normalize_rows
+
 QUERY_CHUNK = 2048  # bounds the similarity block to QUERY_CHUNK × gallery floats
-
-
-def normalize_rows(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
 
 
 def pair_ranks(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixsearch.vectors import normalize_rows
+
 
 @dataclass(frozen=True)
 class SyntheticSpaces:
@@ -72,4 +74,4 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return normalize_rows(x).astype(np.float32)

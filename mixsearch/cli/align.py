@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +153,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    from mixsearch.vectors import atomic_save_npy
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_npy(path, array)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from mixsearch.serialize import json_default
+from mixsearch.vectors import json_default
 
 
 def add_json_flag(parser: Any) -> None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from mixsearch.errors import MixsearchError
+from mixsearch.vectors import file_sha256 as file_sha256  # re-exported for the encoders
+from mixsearch.vectors import normalize_rows
 
 if TYPE_CHECKING:
     import torch
@@ -137,30 +137,11 @@ class TextOnlyMixin:
 
 # Hashing a 100 MB checkpoint takes a noticeable fraction of a second; an encoder is constructed
 # many times per process in tests and benchmarks, so keep one hash per (path, mtime, size).
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Streaming sha256 of a file, cached per process by path, mtime and size."""
-    resolved = Path(path).resolve()
-    stat = resolved.stat()
-    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
-    cached = _FILE_HASHES.get(key)
-    if cached is None:
-        digest = hashlib.sha256()
-        with open(resolved, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        cached = _FILE_HASHES[key] = digest.hexdigest()
-    return cached
-
-
 def finish_vectors(vectors: np.ndarray, normalize: bool) -> np.ndarray:
     """float32 output, row-normalised when asked (zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if normalize:
-        norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-        vectors = vectors / np.maximum(norms, 1e-12)
+        vectors = normalize_rows(vectors)
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

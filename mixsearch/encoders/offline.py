@@ -349,6 +349,7 @@ _CLASS_EMBEDDINGS: dict[str, np.ndarray] = {}
 def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) -> np.ndarray:
     """Read the prompt embeddings from the embedding cache dir, or compute and store them."""
     from mixsearch.encoders.cache import default_cache_dir
+    from mixsearch.vectors import atomic_save_npy
 
     path = default_cache_dir() / f"class-prompts-{key}.npy"
     try:
@@ -360,9 +361,7 @@ def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) 
     vectors = text.encode_texts(prompts, batch_size=128, normalize=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, vectors, allow_pickle=False)
-        os.replace(tmp, path)
+        atomic_save_npy(path, vectors)
     except OSError:
         pass  # a read-only cache dir only costs the recomputation next time
     return vectors

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mixsearch.eval.metrics import MODALITY_LABELS
-from mixsearch.serialize import json_default
+from mixsearch.vectors import json_default
 
 REPORT_MD = "report.md"
 REPORT_JSON = "results.json"

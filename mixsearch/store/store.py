@@ -39,6 +39,7 @@ from mixsearch.errors import MixsearchError
 from mixsearch.store import db
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.integrity import IntegrityReport, check_store
+from mixsearch.vectors import atomic_write_path, atomic_write_text
 
 FORMAT_VERSION = 1
 DB_NAME = "store.sqlite"
@@ -677,18 +678,24 @@ class Store:
 
     def _write_index_file(self, gen: int) -> None:
         final = self._index_file(gen)
-        tmp = final.with_name(final.name + ".tmp")
-        assert self._index is not None
-        faiss.write_index(self._index, str(tmp))
-        _fsync_path(tmp)
-        os.replace(tmp, final)
-        _fsync_path(self.path)  # make the rename itself durable
+        index = self._index
+        assert index is not None
+        # sync_dir: the rename itself is durable before the transaction naming it commits
+        atomic_write_path(
+            final,
+            lambda tmp: faiss.write_index(index, str(tmp)),
+            sync_dir=True,
+            tmp_name=final.name + ".tmp",
+        )
 
     def _write_manifest(self) -> None:
-        final = self.path / MANIFEST_NAME
-        tmp = final.with_name(final.name + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, final)
+        # A mirror of the SQLite meta (the truth), so no fsync.
+        atomic_write_text(
+            self.path / MANIFEST_NAME,
+            json.dumps(self.manifest, indent=2, sort_keys=True) + "\n",
+            tmp_name=MANIFEST_NAME + ".tmp",
+            durable=False,
+        )
 
     def _load(self) -> None:
         """Load the committed state: checkpoint file + replay of later rows and dead ids."""
@@ -821,14 +828,6 @@ def _acquire(lock_file: Any, path: Path) -> None:
                     f"{LOCK_WAIT_S:.0f} s; try again when it finishes"
                 ) from None
             time.sleep(0.05)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _existing(path: Path) -> Path:
