@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mixsearch.documents import DocRecord, Document, Modality
-from mixsearch.errors import ItemError, MixsearchError
+from mixsearch.errors import (
+    AlignmentError,
+    BadInputError,
+    EncoderMismatchError,
+    ItemError,
+    MixsearchError,
+    StoreExistsError,
+    StoreNotFoundError,
+)
 from mixsearch.fusion import DEFAULT_ALPHA, document_vectors, l2_normalize, query_vectors
 
 if TYPE_CHECKING:
@@ -120,14 +128,14 @@ class Engine:
         """A new engine at ``path``. ``encoder=None`` makes a vector-only engine (give ``dim``)."""
         path = Path(path)
         if (path / "manifest.json").exists():
-            raise MixsearchError(
+            raise StoreExistsError(
                 f"{path} already holds a store; use Engine.open (or `index --into` adds to it)"
             )
         if not 0.0 <= alpha <= 1.0:
-            raise MixsearchError(f"alpha must lie in [0, 1], got {alpha}")
+            raise BadInputError(f"alpha must lie in [0, 1], got {alpha}")
         spec, instance = _split_encoder(encoder)
         if spec is None and instance is None and dim is None:
-            raise MixsearchError("a vector-only engine (encoder=None) needs dim=")
+            raise BadInputError("a vector-only engine (encoder=None) needs dim=")
         from mixsearch.store.index_spec import validate_spec
 
         # Before any document is read: the form now, the fit to the dimension once it is known
@@ -158,7 +166,7 @@ class Engine:
 
         path = Path(path)
         if not (path / "manifest.json").exists():
-            raise MixsearchError(f"{path} is not a mixsearch store (no manifest.json)")
+            raise StoreNotFoundError(f"{path} is not a mixsearch store (no manifest.json)")
         store = Store.open(path)
         extra = store.manifest.get("extra", {})
         spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
@@ -212,7 +220,7 @@ class Engine:
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise MixsearchError(f"{self.path} is empty: add documents first")
+            raise StoreNotFoundError(f"{self.path} is empty: add documents first")
         return self._store
 
     @property
@@ -267,7 +275,7 @@ class Engine:
         """Store precomputed document vectors that are already in the shared space."""
         vectors = l2_normalize(vectors)
         if len(doc_ids) != len(vectors) or len(modality) != len(vectors):
-            raise MixsearchError("doc_ids, vectors and modality must have the same length")
+            raise BadInputError("doc_ids, vectors and modality must have the same length")
         if self._store is None:
             if isinstance(self._alignment, str):
                 self._alignment = None  # nothing to fit on: vectors arrive already aligned
@@ -362,7 +370,7 @@ class Engine:
         bridge: Alignment | str | Path | None = None,
     ) -> list[list[Hit]]:
         if not queries or any(not q or not q.strip() for q in queries):
-            raise MixsearchError("empty query text")
+            raise BadInputError("empty query text")
         raw = self._encode_queries(list(queries), query_encoder, bridge)
         return self.search_vectors(
             raw, k, modality=modality, where=where, candidates=candidates, rescore=rescore
@@ -383,10 +391,10 @@ class Engine:
         from mixsearch.rank import rank
 
         if k < 1:
-            raise MixsearchError(f"k must be at least 1, got {k}")
+            raise BadInputError(f"k must be at least 1, got {k}")
         q = np.atleast_2d(np.asarray(query_vectors_raw, dtype=np.float32))
         if q.shape[1] != self.store.dim:
-            raise MixsearchError(
+            raise BadInputError(
                 f"query vectors have dimension {q.shape[1]}, the store holds {self.store.dim}"
             )
         q = query_vectors(q, self.alignment)
@@ -436,12 +444,12 @@ class Engine:
     ) -> np.ndarray:
         if query_encoder is None:
             if bridge is not None:
-                raise MixsearchError(
+                raise BadInputError(
                     "--bridge needs --query-encoder (the model the bridge maps from)"
                 )
             return self.encoder.encode_texts(queries)
         if bridge is None:
-            raise MixsearchError(
+            raise BadInputError(
                 "querying with another encoder needs a bridge alignment (--bridge DIR); "
                 "fit one with `mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR`"
             )
@@ -611,7 +619,7 @@ class Engine:
         got = fingerprint_id(encoder)
         if got != expected:
             built = describe_encoder_spec(self.store.manifest.get("extra", {}).get("encoder_spec"))
-            raise MixsearchError(
+            raise EncoderMismatchError(
                 f"{self.path} was built with encoder {built} (fingerprint {expected}); "
                 f"{given or f'encoder {encoder.name!r}'} has fingerprint {got}: "
                 + (
@@ -742,7 +750,7 @@ def _load_alignment(value: Alignment | str | Path) -> Alignment:
         return value
     folder = Path(value)
     if not folder.is_dir():
-        raise MixsearchError(f"alignment folder {folder} does not exist")
+        raise AlignmentError(f"alignment folder {folder} does not exist")
     return Alignment.load(folder)
 
 
@@ -752,7 +760,7 @@ def _load_store_alignment(path: Path, extra: Mapping[str, Any]) -> Alignment | N
         return None
     alignment = _load_alignment(path / extra.get("alignment_file", ALIGNMENT_DIR))
     if alignment.fingerprint != expected:
-        raise MixsearchError(
+        raise AlignmentError(
             f"{path}: alignment file has fingerprint {alignment.fingerprint}, the manifest "
             f"records {expected}; the store's alignment was replaced — re-index or restore it"
         )
@@ -763,7 +771,7 @@ def _check_bridge(bridge: Alignment, query_fp: str, store_fp: str | None) -> Non
     src = bridge.extra.get("source_fingerprint")
     dst = bridge.extra.get("target_fingerprint")
     if src != query_fp or dst != store_fp:
-        raise MixsearchError(
+        raise EncoderMismatchError(
             f"bridge maps encoder {src} → {dst}, but the query encoder is {query_fp} and the store "
             f"was built with {store_fp}; fit a bridge for this pair with `mixsearch bridge`"
         )

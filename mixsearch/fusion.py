@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixsearch.documents import Modality
+from mixsearch.errors import BadInputError
 from mixsearch.vectors import l2_normalize
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def document_vectors(
     that part). Image vectors go through the alignment's ``source`` side, text through ``target``.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        raise BadInputError(f"alpha must lie in [0, 1], got {alpha}")
     modality = np.asarray(modality)
     has_text = modality != Modality.IMAGE
     has_image = modality != Modality.TEXT

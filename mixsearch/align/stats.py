@@ -47,10 +47,6 @@ class PairStats:
         stats.add(x, y)
         return stats
 
-    @property
-    def has_grams(self) -> bool:
-        return self.xtx is not None and self.yty is not None
-
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         """Accumulate one chunk of rows (as float64, so sums over millions of rows stay exact)."""
         x = np.asarray(x, dtype=np.float64)

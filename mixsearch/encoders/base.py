@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import BadInputError, EncoderSpecError
 from mixsearch.vectors import file_sha256 as file_sha256  # re-exported for the encoders
 from mixsearch.vectors import normalize_rows
 
@@ -129,7 +129,7 @@ class TextOnlyMixin:
         progress: bool = False,
         normalize: bool = True,
     ) -> np.ndarray:
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"encoder {self.name!r} is text-only and cannot encode images; "
             "use a dual encoder such as 'offline-default' or an 'openclip:...' model"
         )
@@ -157,17 +157,17 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"device {device!r} requested but no CUDA GPU is available; use --device cpu"
         )
     if device != "cpu" and not device.startswith("cuda"):
-        raise MixsearchError(f"unknown device {device!r}; use auto, cpu or cuda")
+        raise EncoderSpecError(f"unknown device {device!r}; use auto, cpu or cuda")
     return device
 
 
 def batches(items: Sequence[Any], batch_size: int) -> list[Sequence[Any]]:
     if batch_size < 1:
-        raise MixsearchError(f"batch size must be at least 1, got {batch_size}")
+        raise BadInputError(f"batch size must be at least 1, got {batch_size}")
     return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
 
 

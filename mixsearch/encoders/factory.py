@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mixsearch.encoders.base import Encoder, resolve_device
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import EncoderSpecError
 
 OFFLINE_DEFAULT = "offline-default"
 MINILM_L6 = "minilm-l6"
@@ -51,7 +51,7 @@ def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> En
     if isinstance(spec, Mapping):
         return _from_config(spec, device)
     if not isinstance(spec, str) or not spec.strip():
-        raise MixsearchError(f"encoder spec must be a non-empty name; valid forms: {VALID_FORMS}")
+        raise EncoderSpecError(f"encoder spec must be a non-empty name; valid forms: {VALID_FORMS}")
     return _from_name(spec.strip(), device=device, options={})
 
 
@@ -62,19 +62,19 @@ def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(config_path, "rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError:
-        raise MixsearchError(f"encoder config not found: {config_path}") from None
+        raise EncoderSpecError(f"encoder config not found: {config_path}") from None
     except tomllib.TOMLDecodeError as err:
-        raise MixsearchError(f"{config_path}: invalid TOML ({err})") from None
+        raise EncoderSpecError(f"{config_path}: invalid TOML ({err})") from None
     table = document.get("encoder", document)
     if not isinstance(table, dict):
-        raise MixsearchError(f"{config_path}: [encoder] must be a table")
+        raise EncoderSpecError(f"{config_path}: [encoder] must be a table")
     return table
 
 
 def _from_config(config: Mapping[str, Any], device: str) -> Encoder:
     unknown = set(config) - _CONFIG_KEYS
     if unknown:
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"unknown [encoder] keys {sorted(unknown)}; allowed: {', '.join(sorted(_CONFIG_KEYS))}"
         )
     # An explicit device argument (e.g. --device) beats the file; the file beats "auto".
@@ -86,7 +86,7 @@ def _from_config(config: Mapping[str, Any], device: str) -> Encoder:
 def _config_name(config: Mapping[str, Any]) -> str:
     kind = str(config.get("kind", "")).lower()
     if kind == "openclip" and "name" in config:
-        raise MixsearchError(
+        raise EncoderSpecError(
             '[encoder] gives both kind = "openclip" and name: use kind/model/pretrained, '
             'or name = "openclip:..." alone'
         )
@@ -96,7 +96,7 @@ def _config_name(config: Mapping[str, Any]) -> str:
         return OFFLINE_DEFAULT
     if "name" in config:
         return str(config["name"])
-    raise MixsearchError(
+    raise EncoderSpecError(
         f'[encoder] needs name = ... or kind = "openclip"; valid names: {VALID_FORMS}'
     )
 
@@ -104,7 +104,7 @@ def _config_name(config: Mapping[str, Any]) -> str:
 def _openclip_name(config: Mapping[str, Any]) -> str:
     model = str(config.get("model", "")).strip()
     if not model:
-        raise MixsearchError('[encoder] kind = "openclip" needs model = "ARCH" (e.g. "ViT-B-32")')
+        raise EncoderSpecError('[encoder] kind = "openclip" needs model = "ARCH" (e.g. "ViT-B-32")')
     pretrained = config.get("pretrained")
     if model.startswith(("hf-hub:", "local-dir:")) or pretrained is None:
         return OPENCLIP_PREFIX + model
@@ -125,7 +125,7 @@ def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
         precision = str(options.get("precision", "fp32"))
         return OpenClipEncoder(name, device=device, precision=precision, **batch)
     if name not in (OFFLINE_DEFAULT, MINILM_L6, MINILM_L3_ONNX):
-        raise MixsearchError(f"unknown encoder {name!r}; valid forms: {VALID_FORMS}")
+        raise EncoderSpecError(f"unknown encoder {name!r}; valid forms: {VALID_FORMS}")
     _reject_options(
         name,
         options,
@@ -151,10 +151,10 @@ def _offline_options(options: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return {k: kinds[k](options[k]) for k in OFFLINE_OPTIONS if k in options}
     except (TypeError, ValueError) as err:
-        raise MixsearchError(f"[encoder] offline-default option: {err}") from None
+        raise EncoderSpecError(f"[encoder] offline-default option: {err}") from None
 
 
 def _reject_options(name: str, options: Mapping[str, Any], allowed: set[str]) -> None:
     extra = set(options) - allowed
     if extra:
-        raise MixsearchError(f"encoder {name!r} does not take {', '.join(sorted(extra))}")
+        raise EncoderSpecError(f"encoder {name!r} does not take {', '.join(sorted(extra))}")

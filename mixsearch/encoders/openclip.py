@@ -36,7 +36,7 @@ from mixsearch.encoders.base import (
     finish_vectors,
     resolve_device,
 )
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import EncoderSpecError, MixsearchError, WeightsUnavailableError
 
 if TYPE_CHECKING:
     import torch
@@ -79,7 +79,7 @@ def parse_openclip_spec(spec: str) -> OpenClipSpec:
         return OpenClipSpec(body, LOCAL_DIR + str(folder), None, _local_dir_weights(folder))
     if body.startswith(HF_HUB):
         if "/" not in body[len(HF_HUB) :]:
-            raise MixsearchError(f"bad spec {spec!r}: use 'openclip:hf-hub:org/repo'")
+            raise EncoderSpecError(f"bad spec {spec!r}: use 'openclip:hf-hub:org/repo'")
         return OpenClipSpec(body, body, None, None)
     if "@" in body:
         arch, _, checkpoint = body.partition("@")
@@ -88,7 +88,7 @@ def parse_openclip_spec(spec: str) -> OpenClipSpec:
         return OpenClipSpec(body, arch, str(path), path)
     arch, _, tag = body.partition("/")
     if not arch or not tag:
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"bad spec {spec!r}: use 'openclip:ARCH/TAG' (e.g. openclip:ViT-B-32/laion2b_s34b_b79k), "
             "'openclip:hf-hub:org/repo', 'openclip:local-dir:/folder' or 'openclip:ARCH@/checkpoint'"
         )
@@ -97,20 +97,20 @@ def parse_openclip_spec(spec: str) -> OpenClipSpec:
 
 def _local_dir_weights(folder: Path) -> Path:
     if not (folder / "open_clip_config.json").is_file():
-        raise MixsearchError(
+        raise WeightsUnavailableError(
             f"{folder} is not an open_clip model folder: open_clip_config.json is missing"
         )
     for name in _WEIGHT_FILES:
         if (folder / name).is_file():
             return folder / name
-    raise MixsearchError(f"{folder} holds no {' or '.join(_WEIGHT_FILES)}")
+    raise WeightsUnavailableError(f"{folder} holds no {' or '.join(_WEIGHT_FILES)}")
 
 
 def _check_checkpoint(spec: str, path: Path) -> None:
     if not path.is_file():
-        raise MixsearchError(f"checkpoint file not found for {spec!r}: {path}")
+        raise WeightsUnavailableError(f"checkpoint file not found for {spec!r}: {path}")
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"checkpoint {path} should end in one of {', '.join(CHECKPOINT_SUFFIXES)}"
         )
 
@@ -224,11 +224,13 @@ class OpenClipEncoder(BatchedTextsMixin):
 def _check_precision(precision: str, device: str) -> str:
     precision = precision.lower()
     if precision not in PRECISIONS:
-        raise MixsearchError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        raise EncoderSpecError(
+            f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}"
+        )
     if precision == "auto":
         return "fp16" if device.startswith("cuda") else "fp32"
     if precision != "fp32" and not device.startswith("cuda"):
-        raise MixsearchError(f"precision {precision} needs a CUDA device; use fp32 on the CPU")
+        raise EncoderSpecError(f"precision {precision} needs a CUDA device; use fp32 on the CPU")
     return precision
 
 
@@ -262,13 +264,13 @@ def _load(parsed: OpenClipSpec, device: str) -> tuple[Any, Any, Any, Path | None
             # not, and returns a random-initialised model: never serve that as the real one.
             weights = _locate_downloaded_weights(parsed)
             if weights is None:
-                raise MixsearchError(
+                raise WeightsUnavailableError(
                     f"{parsed.name!r}: its config was fetched but not its weights; {OFFLINE_REMEDY}"
                 )
     except MixsearchError:
         raise
     except Exception as err:  # network, hub, file and state-dict errors come in many types
-        raise MixsearchError(_load_failure(parsed, err)) from None
+        raise WeightsUnavailableError(_load_failure(parsed, err)) from None
     return model.eval(), transform, tokenizer, weights
 
 
@@ -346,7 +348,7 @@ def _check_hub_reachable(parsed: OpenClipSpec, repo: str, filename: str) -> None
 
     if constants.is_offline_mode():
         detail = "they are not in the Hugging Face cache and HF_HUB_OFFLINE is set"
-        raise MixsearchError(_fetch_failure(parsed, detail))
+        raise WeightsUnavailableError(_fetch_failure(parsed, detail))
     timeout = constants.HF_HUB_ETAG_TIMEOUT if os.environ.get("HF_HUB_ETAG_TIMEOUT") else 5.0
     try:
         get_hf_file_metadata(hf_hub_url(repo, filename), timeout=timeout, retry_on_errors=False)
@@ -357,7 +359,7 @@ def _check_hub_reachable(parsed: OpenClipSpec, repo: str, filename: str) -> None
             f"they are not in the Hugging Face cache and {constants.ENDPOINT} does not answer: "
             f"{type(err).__name__}: {_first_sentence(err)}"
         )
-        raise MixsearchError(_fetch_failure(parsed, detail)) from None
+        raise WeightsUnavailableError(_fetch_failure(parsed, detail)) from None
 
 
 def _tag_preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -376,14 +378,14 @@ def _check_known_architecture(parsed: OpenClipSpec) -> None:
     if parsed.model_name.startswith((LOCAL_DIR, HF_HUB)):
         return
     if parsed.model_name not in open_clip.list_models():
-        raise MixsearchError(
+        raise EncoderSpecError(
             f"unknown open_clip architecture {parsed.model_name!r} in {parsed.name!r}; "
             "see open_clip.list_models()"
         )
     if parsed.weights_file is None and parsed.pretrained is not None:
         tags = open_clip.list_pretrained_tags_by_model(parsed.model_name)
         if parsed.pretrained not in tags:
-            raise MixsearchError(
+            raise EncoderSpecError(
                 f"unknown pretrained tag {parsed.pretrained!r} for {parsed.model_name}; "
                 f"known tags: {', '.join(tags) or 'none'}"
             )

@@ -34,7 +34,7 @@ from mixsearch.encoders.base import (
 )
 from mixsearch.encoders.cache import EmbeddingCache, sha256_bytes, sha256_text
 from mixsearch.encoders.images import load_image, read_file_bytes
-from mixsearch.errors import ItemError, ItemLoadError, MixsearchError
+from mixsearch.errors import EncoderSpecError, ItemError, ItemLoadError
 
 if TYPE_CHECKING:
     import torch
@@ -74,7 +74,7 @@ def encode_image_files(
 ) -> EncodedBatch:
     """Encode image files; ``num_workers`` decode threads (None → 1; 0 → all in this thread)."""
     if not supports_images(encoder):
-        raise MixsearchError(f"encoder {encoder.name!r} is text-only and cannot encode images")
+        raise EncoderSpecError(f"encoder {encoder.name!r} is text-only and cannot encode images")
     encoder_id = fingerprint_id(encoder) if cache is not None else ""
     workers = 1 if num_workers is None else max(0, num_workers)
     vectors: dict[int, np.ndarray] = {}

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from mixsearch.documents import Modality
+from mixsearch.errors import BadInputError
 
 Qrels = Mapping[Hashable, float]
 MODALITY_LABELS = tuple(m.label for m in Modality)
@@ -66,7 +67,7 @@ def per_query_metrics(
 ) -> dict[str, np.ndarray]:
     """Arrays [Q] of nDCG@k, Recall@1, Recall@k and reciprocal rank, one entry per query."""
     if len(rankings) != len(qrels):
-        raise ValueError(f"{len(rankings)} rankings but qrels for {len(qrels)} queries")
+        raise BadInputError(f"{len(rankings)} rankings but qrels for {len(qrels)} queries")
     return {
         f"ndcg@{k}": np.array([ndcg_at_k(r, q, k) for r, q in zip(rankings, qrels, strict=True)]),
         "recall@1": np.array([recall_at_k(r, q, 1) for r, q in zip(rankings, qrels, strict=True)]),

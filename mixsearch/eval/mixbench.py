@@ -22,7 +22,7 @@ Query images (OVEN) are not used: the engine's queries are text. Their count is 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,8 @@ from mixsearch.documents import Document
 from mixsearch.errors import ItemError, MixsearchError
 from mixsearch.eval.embeddings import DEFAULT_METHODS, run_embeddings_benchmark, save_embeddings_dir
 from mixsearch.fusion import DEFAULT_ALPHA
+
+logger = logging.getLogger(__name__)
 
 HUB_REPO = "mixed-modality-search/MixBench25"
 SUBSETS = ("MSCOCO", "Google_WIT", "VisualNews", "OVEN")
@@ -538,7 +540,7 @@ def _encode_texts(
     if not texts:
         return np.zeros((0, int(encoder.dim)), dtype=np.float32)
     if progress:
-        print(f"encoding {len(texts)} {what}", file=sys.stderr, flush=True)
+        logger.info("encoding %d %s", len(texts), what)
     vectors = encoder.encode_texts(texts, batch_size=batch_size, progress=progress)
     return np.asarray(vectors, dtype=np.float32)
 
@@ -572,7 +574,7 @@ def _encode_images(
     # Fit sets often pair one photo with several captions: encode each distinct file once.
     files = sorted({p for p in paths if p is not None})
     if progress:
-        print(f"encoding {len(files)} {what}", file=sys.stderr, flush=True)
+        logger.info("encoding %d %s", len(files), what)
     batch = encode_image_files(
         encoder, files, batch_size=batch_size, progress=progress, cache=cache
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mixsearch.documents import DocRecord, Modality
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import BadInputError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -195,7 +195,7 @@ def filter_sql(modality: Any, where: dict | None) -> tuple[str, list[Any]]:
     if modality is not None:
         codes = [int(Modality.parse(m)) for m in _as_list(modality)]
         if not codes:
-            raise MixsearchError("modality filter: give at least one of text, image, image+text")
+            raise BadInputError("modality filter: give at least one of text, image, image+text")
         clauses.append(f"modality IN ({', '.join('?' * len(codes))})")
         params.extend(codes)
     for key, condition in (where or {}).items():
@@ -211,12 +211,12 @@ def _as_list(value: Any) -> list[Any]:
 
 def _metadata_condition(key: str, condition: Any) -> tuple[str, list[Any]]:
     if not isinstance(key, str) or not key or '"' in key:
-        raise MixsearchError(f"metadata filter key {key!r} must be a non-empty name without quotes")
+        raise BadInputError(f"metadata filter key {key!r} must be a non-empty name without quotes")
     path = f'$."{key}"'
     if isinstance(condition, dict):
         unknown = sorted(set(condition) - set(RANGE_OPS))
         if unknown or not condition:
-            raise MixsearchError(
+            raise BadInputError(
                 f"metadata filter on {key!r}: use operators {', '.join(RANGE_OPS)}, got "
                 f"{', '.join(map(str, unknown)) or 'none'}"
             )
@@ -230,7 +230,7 @@ def _metadata_condition(key: str, condition: Any) -> tuple[str, list[Any]]:
 
 def _scalar(key: str, value: Any) -> Any:
     if value is None or isinstance(value, list | dict | tuple):
-        raise MixsearchError(
+        raise BadInputError(
             f"metadata filter on {key!r}: compare with a string, number or boolean, got {value!r}"
         )
     return int(value) if isinstance(value, bool) else value

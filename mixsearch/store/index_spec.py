@@ -18,7 +18,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import IndexSpecError
 
 AUTO = "auto"
 FLAT_BELOW = 10_000
@@ -94,7 +94,7 @@ def validate_spec(spec: str, dim: int | None = None) -> None:
     typo is caught before the encoder is even loaded.
     """
     if not isinstance(spec, str):
-        raise MixsearchError(f"index spec must be a string, got {spec!r}")
+        raise IndexSpecError(f"index spec must be a string, got {spec!r}")
     if is_auto(spec):
         return
     dims = [dim] if dim is not None else _probe_dims(spec)
@@ -104,14 +104,14 @@ def validate_spec(spec: str, dim: int | None = None) -> None:
         if reason is None:
             return
         if reason == _UNPARSABLE:
-            raise MixsearchError(
+            raise IndexSpecError(
                 f"invalid index spec {spec!r}: not a FAISS factory string ({FACTORY_EXAMPLES}) "
                 "or auto"
             )
         reasons.append(reason)
     if dim is not None:
-        raise MixsearchError(f"index spec {spec!r} does not fit dimension {dim}: {reasons[0]}")
-    raise MixsearchError(f"invalid index spec {spec!r}: {reasons[0]}")
+        raise IndexSpecError(f"index spec {spec!r} does not fit dimension {dim}: {reasons[0]}")
+    raise IndexSpecError(f"invalid index spec {spec!r}: {reasons[0]}")
 
 
 _UNPARSABLE = "could not parse"
@@ -287,13 +287,13 @@ def default_search_params(traits: IndexTraits) -> dict[str, int]:
 def check_search_params(params: dict) -> dict[str, int]:
     unknown = sorted(set(params) - set(SEARCH_PARAM_KEYS))
     if unknown:
-        raise MixsearchError(
+        raise IndexSpecError(
             f"unknown search parameter(s) {', '.join(unknown)}; use {', '.join(SEARCH_PARAM_KEYS)}"
         )
     checked = {}
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise MixsearchError(
+            raise IndexSpecError(
                 f"search parameter {key} must be a positive integer, got {value!r}"
             )
         checked[key] = int(value)

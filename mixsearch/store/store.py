@@ -35,7 +35,17 @@ import faiss
 import numpy as np
 
 from mixsearch.documents import DocRecord, Modality
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import (
+    BadInputError,
+    StoreCorruptError,
+    StoreError,
+    StoreExistsError,
+    StoreInputError,
+    StoreLockedError,
+    StoreNotFoundError,
+    StoreSettingsError,
+    StoreVersionError,
+)
 from mixsearch.store import db
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.integrity import IntegrityReport, check_store
@@ -48,10 +58,6 @@ LOCK_NAME = "write.lock"
 DEFAULT_CHECKPOINT_ROWS = 10_000
 LOCK_WAIT_S = 60.0
 NORM_TOLERANCE = 1e-3
-
-
-class StoreError(MixsearchError):
-    """The store directory is missing, not a store, built differently, or inconsistent."""
 
 
 class Store:
@@ -86,11 +92,11 @@ class Store:
         """Create an empty store in a new or empty directory."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise StoreError(
+            raise StoreExistsError(
                 f"{path}: refusing to create a store here: it exists and is not an empty directory"
             )
         if not isinstance(dim, int) or dim < 1:
-            raise StoreError(f"{path}: dimension must be a positive integer, got {dim!r}")
+            raise StoreInputError(f"{path}: dimension must be a positive integer, got {dim!r}")
         spec_mod.validate_spec(index_spec, dim)
         _json_or_error(extra or {}, f"{path}: manifest extra")
         path.mkdir(parents=True, exist_ok=True)
@@ -127,11 +133,13 @@ class Store:
         """Open an existing store; ``expect`` lists ``extra`` values that must match."""
         path = Path(path)
         if not (path / DB_NAME).is_file():
-            raise StoreError(f"{path}: not a mixsearch store (no {DB_NAME})")
+            raise StoreNotFoundError(f"{path}: not a mixsearch store (no {DB_NAME})")
         try:
             store = cls(path)
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{path}: cannot read its document table {DB_NAME} ({err})") from None
+            raise StoreCorruptError(
+                f"{path}: cannot read its document table {DB_NAME} ({err})"
+            ) from None
         try:
             store._load()
             store._check_format()
@@ -139,7 +147,9 @@ class Store:
             store._clean_stale_files_if_unlocked()
         except sqlite3.DatabaseError as err:
             store._conn.close()
-            raise StoreError(f"{path}: cannot read its document table {DB_NAME} ({err})") from None
+            raise StoreCorruptError(
+                f"{path}: cannot read its document table {DB_NAME} ({err})"
+            ) from None
         except BaseException:
             store._conn.close()
             raise
@@ -148,7 +158,7 @@ class Store:
     def _check_format(self) -> None:
         version = self._meta.get("format_version")
         if version != FORMAT_VERSION:
-            raise StoreError(
+            raise StoreVersionError(
                 f"{self.path}: store format version {version!r}; this mixsearch reads version "
                 f"{FORMAT_VERSION}"
             )
@@ -158,7 +168,7 @@ class Store:
         for key, wanted in expect.items():
             have = extra.get(key)
             if _canonical(have) != _canonical(wanted):
-                raise StoreError(
+                raise StoreSettingsError(
                     f"{self.path}: {key} differs: the store was built with {_canonical(have)} "
                     f"but this run uses {_canonical(wanted)}; rebuild the store or use the "
                     f"matching settings"
@@ -240,7 +250,7 @@ class Store:
         with self._writing():
             existing = db.faiss_ids_of(self._conn, [r.doc_id for r in records])
             if existing:
-                raise StoreError(
+                raise StoreInputError(
                     f"{self.path}: {len(existing)} doc_id(s) already in the store: "
                     f"{_names(sorted(existing))}; nothing was added (use upsert to replace)"
                 )
@@ -376,8 +386,10 @@ class Store:
         """
         try:
             clause, params = db.filter_sql(modality, where)
+        except BadInputError:
+            raise  # a whole message already
         except ValueError as err:
-            raise StoreError(f"filter: {err}") from None
+            raise StoreInputError(f"filter: {err}") from None
         rows = self._conn.execute(
             f"SELECT faiss_id FROM docs WHERE {clause} ORDER BY faiss_id", params
         ).fetchall()
@@ -431,7 +443,7 @@ class Store:
         if q.ndim == 1:
             q = q[None, :]
         if q.ndim != 2 or q.shape[1] != self.dim:
-            raise StoreError(
+            raise StoreInputError(
                 f"{self.path}: query vectors must have shape [n, {self.dim}], got {q.shape}"
             )
         return np.ascontiguousarray(q)
@@ -447,7 +459,7 @@ class Store:
         records = list(records)
         vecs = np.asarray(vectors, dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape != (len(records), self.dim):
-            raise StoreError(
+            raise StoreInputError(
                 f"{self.path}: expected vectors of shape ({len(records)}, {self.dim}) for "
                 f"{len(records)} records, got {vecs.shape}"
             )
@@ -455,7 +467,7 @@ class Store:
             _check_record(rec)
         dup = sorted(d for d, n in Counter(r.doc_id for r in records).items() if n > 1)
         if dup:
-            raise StoreError(
+            raise StoreInputError(
                 f"{self.path}: doc_id(s) repeated within the batch: {_names(dup)}; nothing added"
             )
         return records, self._normalised(records, vecs)
@@ -465,7 +477,7 @@ class Store:
         bad = ~np.isfinite(norms) | (norms < 1e-6)
         if bad.any():
             names = [records[i].doc_id for i in np.flatnonzero(bad)]
-            raise StoreError(
+            raise StoreInputError(
                 f"{self.path}: zero or non-finite vectors for {_names(names)}; nothing added"
             )
         # Scores are cosine only on unit vectors; renormalising here costs little and protects
@@ -485,7 +497,7 @@ class Store:
     def _refuse_unknown(self, ids: list[int], found: dict) -> None:
         unknown = [i for i in dict.fromkeys(ids) if i not in found]
         if unknown:
-            raise StoreError(f"{self.path}: unknown FAISS id(s) {_names(unknown)}")
+            raise StoreInputError(f"{self.path}: unknown FAISS id(s) {_names(unknown)}")
 
     # ---- internals: committing --------------------------------------------------------------
 
@@ -706,7 +718,7 @@ class Store:
             except FileNotFoundError as err:
                 # A writer checkpointed and deleted our snapshot's file: take a newer snapshot.
                 if attempt == 4:
-                    raise StoreError(
+                    raise StoreCorruptError(
                         f"{self.path}: the committed index file {Path(str(err)).name} is "
                         f"missing; the store is damaged (rebuild it)"
                     ) from None
@@ -717,7 +729,7 @@ class Store:
         try:
             meta = db.read_meta(self._conn)
             if "format_version" not in meta:
-                raise StoreError(f"{self.path}: not a mixsearch store (empty meta table)")
+                raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
             index = None
             if meta["index_spec_resolved"] is not None:
                 index_gen = meta["index_generation"]
@@ -788,13 +800,13 @@ class Store:
 
 def _check_record(rec: DocRecord) -> None:
     if not isinstance(rec, DocRecord):
-        raise StoreError(f"expected DocRecord, got {type(rec).__name__}")
+        raise StoreInputError(f"expected DocRecord, got {type(rec).__name__}")
     if not isinstance(rec.doc_id, str) or not rec.doc_id:
-        raise StoreError(f"document {rec.doc_id!r}: doc_id must be a non-empty string")
+        raise StoreInputError(f"document {rec.doc_id!r}: doc_id must be a non-empty string")
     if not isinstance(rec.modality, Modality):
-        raise StoreError(f"document {rec.doc_id!r}: modality must be a Modality")
+        raise StoreInputError(f"document {rec.doc_id!r}: modality must be a Modality")
     if not isinstance(rec.metadata, dict):
-        raise StoreError(f"document {rec.doc_id!r}: metadata must be a dict")
+        raise StoreInputError(f"document {rec.doc_id!r}: metadata must be a dict")
     _json_or_error(rec.metadata, f"document {rec.doc_id!r}: metadata")
 
 
@@ -802,7 +814,7 @@ def _json_or_error(value: Any, what: str) -> None:
     try:
         json.dumps(value)
     except (TypeError, ValueError) as err:
-        raise StoreError(f"{what} is not JSON-serialisable: {err}") from None
+        raise StoreInputError(f"{what} is not JSON-serialisable: {err}") from None
 
 
 def _canonical(value: Any) -> str:
@@ -823,7 +835,7 @@ def _acquire(lock_file: Any, path: Path) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise StoreError(
+                raise StoreLockedError(
                     f"{path}: another process has been writing this store for over "
                     f"{LOCK_WAIT_S:.0f} s; try again when it finishes"
                 ) from None
