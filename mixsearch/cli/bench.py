@@ -18,6 +18,7 @@ from typing import Any
 
 from mixsearch.cli.output import add_json_flag, emit, table
 from mixsearch.errors import MixsearchError
+from mixsearch.presets import config_path
 
 DEFAULT_METHODS = "none,center,procrustes,auto,lstsq"
 DEFAULT_OUT = Path("bench-results")
@@ -58,7 +59,10 @@ def _register_mixbench(sub: Any) -> None:
     enc = p.add_mutually_exclusive_group()
     enc.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
     enc.add_argument(
-        "--config", type=Path, default=None, help="TOML preset with an [encoder] table"
+        "--config",
+        type=config_path,
+        default=None,
+        help="TOML preset with an [encoder] table: a shipped one by name or a file",
     )
     fit = p.add_mutually_exclusive_group(required=True)
     fit.add_argument(

@@ -1,6 +1,6 @@
 """Store commands: index, search, info, remove, compact, tune, bridge.
 
-mixsearch index SOURCE --into STORE [--encoder NAME | --config configs/X.toml] [--index SPEC]
+mixsearch index SOURCE --into STORE [--encoder NAME | --config PRESET|FILE] [--index SPEC]
                                     [--align DIR|auto|none] [--alpha 0.5]
 mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
 mixsearch info STORE [--json]
@@ -24,6 +24,7 @@ from typing import Any
 from mixsearch.cli.index_settings import check_new_settings, index_settings, open_for_adding
 from mixsearch.cli.output import add_json_flag, emit, table
 from mixsearch.errors import MixsearchError
+from mixsearch.presets import config_path
 
 SNIPPET_CHARS = 70
 IGNORED_SHOWN = 5  # files of unsupported types named in the summary (all of them in --json)
@@ -148,7 +149,11 @@ def _add_encoder_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
     group.add_argument(
-        "--config", type=Path, default=None, help="TOML preset, e.g. configs/openclip-vit-b-32.toml"
+        "--config",
+        type=config_path,
+        default=None,
+        help="TOML preset: a shipped one by name (offline-default, openclip-vit-b-32, "
+        "openclip-vit-l-14) or a file",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from mixsearch.encoders.base import Encoder, resolve_device
@@ -56,8 +55,11 @@ def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> En
 
 
 def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``[encoder]`` table of a TOML file (or the whole file when it has no such table)."""
-    config_path = Path(path)
+    """The ``[encoder]`` table of a TOML file (or the whole file when it has no such table);
+    ``path`` may name a shipped preset (`mixsearch.presets`)."""
+    from mixsearch.presets import config_path as resolve
+
+    config_path = resolve(path)
     try:
         with open(config_path, "rb") as handle:
             document = tomllib.load(handle)
