@@ -127,7 +127,12 @@ try:
     create_encoder(sys.argv[1], device="cpu")
     outcome = {"type": None, "message": ""}
 except Exception as err:
-    outcome = {"type": type(err).__name__, "message": str(err)}
+    from mixsearch.errors import MixsearchError
+    outcome = {
+        "type": type(err).__name__,
+        "user_error": isinstance(err, MixsearchError),
+        "message": str(err),
+    }
 outcome["elapsed"] = time.monotonic() - started
 print(json.dumps(outcome))
 """
@@ -160,7 +165,7 @@ def test_unreachable_hub_without_offline_mode_is_one_clear_error(spec, tmp_path)
     assert run.returncode == 0, run.stderr
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
     print(f"\nunreachable hub: create_encoder({spec!r}) failed after {outcome['elapsed']:.2f} s")
-    assert outcome["type"] == "MixsearchError", outcome
+    assert outcome["type"] == "WeightsUnavailableError" and outcome["user_error"], outcome
     message = outcome["message"]
     assert spec in message and "http://127.0.0.1:9 does not answer" in message
     assert "local-dir:" in message and "@/path/to/" in message and "offline-default" in message
