@@ -38,7 +38,16 @@ from mixsearch.errors import (
     StoreExistsError,
     StoreNotFoundError,
 )
-from mixsearch.fusion import DEFAULT_ALPHA, document_vectors, l2_normalize, query_vectors
+from mixsearch.fusion import document_vectors, l2_normalize, query_vectors
+from mixsearch.settings import (
+    ALIGNMENT_DIR,
+    DEFAULT_ALPHA,
+    DEFAULT_ENCODER,
+    AlignmentChoice,
+    StoreSettings,
+    auto_origin,
+)
+from mixsearch.store.index_spec import is_auto
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
@@ -47,12 +56,8 @@ if TYPE_CHECKING:
     from mixsearch.rank import Hit
     from mixsearch.store import Store
 
-DEFAULT_ENCODER = "offline-default"
 MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the raw space
-ALIGNMENT_DIR = "alignment"
 COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
-AUTO_FITTED = "fitted on"  # alignment_origin prefixes written by `auto`
-AUTO_NONE = "none:"
 
 EncoderSpec = str | Mapping[str, Any]
 
@@ -98,6 +103,7 @@ class Engine:
         dim: int | None,
         device: str = "auto",
         alignment_origin: str | None = None,
+        alignment_choice: AlignmentChoice | None = None,
     ) -> None:
         self.path = path
         self._store = store
@@ -111,6 +117,7 @@ class Engine:
         self._dim = dim
         self._device = device
         self._alignment_origin = alignment_origin
+        self._alignment_choice = alignment_choice  # None until known (after `auto` has chosen)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -129,7 +136,7 @@ class Engine:
         path = Path(path)
         if (path / "manifest.json").exists():
             raise StoreExistsError(
-                f"{path} already holds a store; use Engine.open (or `index --into` adds to it)"
+                f"{path} already holds a store; open it with Engine.open to add to it"
             )
         if not 0.0 <= alpha <= 1.0:
             raise BadInputError(f"alpha must lie in [0, 1], got {alpha}")
@@ -168,21 +175,22 @@ class Engine:
         if not (path / "manifest.json").exists():
             raise StoreNotFoundError(f"{path} is not a mixsearch store (no manifest.json)")
         store = Store.open(path)
-        extra = store.manifest.get("extra", {})
+        settings = StoreSettings.from_manifest(store.manifest)
         spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
         if spec is None and instance is None:
-            spec = extra.get("encoder_spec")
+            spec = settings.encoder_spec
         engine = cls(
             path,
             store=store,
             encoder_spec=spec,
             encoder=instance,
-            alignment=_load_store_alignment(path, extra),
-            index=store.manifest.get("index_spec", "auto"),
-            alpha=float(extra.get("alpha", DEFAULT_ALPHA)),
+            alignment=_load_store_alignment(path, settings),
+            index=settings.index_spec,
+            alpha=settings.alpha,
             dim=store.dim,
             device=device,
-            alignment_origin=extra.get("alignment_origin"),
+            alignment_origin=settings.alignment_origin,
+            alignment_choice=settings.alignment_choice,
         )
         engine._encoder_given = encoder is not None
         return engine
@@ -224,6 +232,11 @@ class Engine:
         return self._store
 
     @property
+    def settings(self) -> StoreSettings:
+        """What the store was built with (encoder, alignment and how it was chosen, α, index)."""
+        return StoreSettings.from_manifest(self.store.manifest)
+
+    @property
     def alignment(self) -> Alignment | None:
         return None if isinstance(self._alignment, str) else self._alignment
 
@@ -242,7 +255,7 @@ class Engine:
         report = AddReport()
         if self._store is not None and self._encoder_given:
             self.check_encoder()  # another encoder is refused before any document is read
-        if self._store is None and not is_auto_spec(self._index):
+        if self._store is None and not is_auto(self._index):
             from mixsearch.store.index_spec import validate_spec
 
             validate_spec(self._index, self._dim or self.encoder.dim)  # before any encoding
@@ -445,13 +458,13 @@ class Engine:
         if query_encoder is None:
             if bridge is not None:
                 raise BadInputError(
-                    "--bridge needs --query-encoder (the model the bridge maps from)"
+                    "a bridge needs a query_encoder (the model the bridge maps from)"
                 )
             return self.encoder.encode_texts(queries)
         if bridge is None:
             raise BadInputError(
-                "querying with another encoder needs a bridge alignment (--bridge DIR); "
-                "fit one with `mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR`"
+                "querying with another encoder needs a bridge alignment (bridge=); "
+                "fit one with Engine.fit_bridge"
             )
         from mixsearch.encoders import fingerprint_id
 
@@ -544,15 +557,11 @@ class Engine:
                 self._alignment = fit_alignment(
                     image_vecs[paired], text_vecs[paired], method="auto"
                 )
-            self._alignment_origin = (
-                f"{AUTO_FITTED} {int(paired.sum())} image+text documents of the corpus"
-            )
         else:
             self._alignment = None
-            self._alignment_origin = (
-                f"{AUTO_NONE} {int(paired.sum())} image+text documents, "
-                f"fewer than {MIN_FIT_PAIRS} to fit on"
-            )
+        self._alignment_choice, self._alignment_origin = auto_origin(
+            self._alignment is not None, int(paired.sum()), MIN_FIT_PAIRS
+        )
         report._time("align", time.perf_counter() - t0)
         self._dim = int(text_vecs.shape[1] if text_vecs is not None else image_vecs.shape[1])  # type: ignore[union-attr]
         self._create_store()
@@ -564,17 +573,19 @@ class Engine:
         if dim is None:
             dim = self.encoder.dim
         self._dim = dim
-        extra: dict[str, Any] = {"alpha": self.alpha}
-        if self._encoder_spec is not None or self._encoder is not None:
-            from mixsearch.encoders import fingerprint_id
-
-            extra["encoder_spec"] = _reopening_spec(self._encoder_spec, self.encoder)
-            extra["encoder_fingerprint"] = fingerprint_id(self.encoder)
-            extra["encoder_fingerprint_detail"] = self.encoder.fingerprint()
         alignment = self.alignment
-        extra["alignment_origin"] = self._alignment_origin or ("given" if alignment else "none")
-        extra["alignment_fingerprint"] = None
-        self._store = Store.create(self.path, dim=dim, index_spec=self._index, extra=extra)
+        if self._alignment_choice is None:
+            self._alignment_choice = AlignmentChoice.GIVEN if alignment else AlignmentChoice.NONE
+        settings = StoreSettings(
+            **self._encoder_settings(),
+            alpha=self.alpha,
+            alignment_choice=self._alignment_choice,
+            alignment_origin=self._alignment_origin or ("given" if alignment else "none"),
+            index_spec=self._index,
+        )
+        self._store = Store.create(
+            self.path, dim=dim, index_spec=self._index, extra=settings.to_extra()
+        )
         if alignment is not None:
             # Saved first, recorded second: the manifest never names a file that is not there.
             alignment.save(self.path / ALIGNMENT_DIR)
@@ -585,6 +596,18 @@ class Engine:
                     "alignment_method": alignment.method,
                 }
             )
+
+    def _encoder_settings(self) -> dict[str, Any]:
+        """The encoder fields of the store's settings (none for a vector-only engine)."""
+        if self._encoder_spec is None and self._encoder is None:
+            return {}
+        from mixsearch.encoders import fingerprint_id
+
+        return {
+            "encoder_spec": _reopening_spec(self._encoder_spec, self.encoder),
+            "encoder_fingerprint": fingerprint_id(self.encoder),
+            "encoder_fingerprint_detail": self.encoder.fingerprint(),
+        }
 
     def _commit(
         self,
@@ -618,14 +641,14 @@ class Engine:
 
         got = fingerprint_id(encoder)
         if got != expected:
-            built = describe_encoder_spec(self.store.manifest.get("extra", {}).get("encoder_spec"))
+            built = self.settings.encoder_label
             raise EncoderMismatchError(
                 f"{self.path} was built with encoder {built} (fingerprint {expected}); "
                 f"{given or f'encoder {encoder.name!r}'} has fingerprint {got}: "
                 + (
                     remedy
-                    or "use the same encoder, or query through a bridge "
-                    "(--query-encoder NAME --bridge DIR)"
+                    or "use the same encoder, or query through a bridge alignment "
+                    "(query_encoder= and bridge=)"
                 )
             )
 
@@ -645,35 +668,6 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
-def is_auto_spec(index: str) -> bool:
-    return isinstance(index, str) and index.strip().lower() == "auto"
-
-
-def describe_encoder_spec(spec: Any) -> str:
-    """An encoder spec as recorded in a manifest, for messages: 'name' or 'name' (k=v, ...)."""
-    if isinstance(spec, Mapping):
-        rest = ", ".join(f"{k}={v!r}" for k, v in spec.items() if k != "name")
-        name = repr(spec.get("name", "?"))
-        return f"{name} ({rest})" if rest else name
-    return repr(spec) if spec is not None else "none (vector-only store)"
-
-
-def store_alignment_label(extra: Mapping[str, Any]) -> str:
-    """A store's alignment from its manifest ``extra``: "method (origin)", or the reason for none
-    — the same words `add` reports."""
-    origin = extra.get("alignment_origin")
-    if not extra.get("alignment_fingerprint"):
-        return str(origin or "none")
-    return f"{extra.get('alignment_method', '?')} ({origin or 'given'})"
-
-
-def store_alignment_was_auto(extra: Mapping[str, Any]) -> bool:
-    """Whether the store's alignment came from ``auto``: fitted on the corpus, or none because
-    the corpus had too few image+text documents."""
-    origin = str(extra.get("alignment_origin") or "")
-    return origin.startswith((AUTO_FITTED, AUTO_NONE))
-
-
 def content_hash(doc: Document) -> str:
     """sha256 over the text and the image bytes: unchanged documents are skipped on re-index."""
     digest = hashlib.sha256()
@@ -754,11 +748,11 @@ def _load_alignment(value: Alignment | str | Path) -> Alignment:
     return Alignment.load(folder)
 
 
-def _load_store_alignment(path: Path, extra: Mapping[str, Any]) -> Alignment | None:
-    expected = extra.get("alignment_fingerprint")
+def _load_store_alignment(path: Path, settings: StoreSettings) -> Alignment | None:
+    expected = settings.alignment_fingerprint
     if not expected:
         return None
-    alignment = _load_alignment(path / extra.get("alignment_file", ALIGNMENT_DIR))
+    alignment = _load_alignment(path / (settings.alignment_file or ALIGNMENT_DIR))
     if alignment.fingerprint != expected:
         raise AlignmentError(
             f"{path}: alignment file has fingerprint {alignment.fingerprint}, the manifest "
@@ -773,5 +767,5 @@ def _check_bridge(bridge: Alignment, query_fp: str, store_fp: str | None) -> Non
     if src != query_fp or dst != store_fp:
         raise EncoderMismatchError(
             f"bridge maps encoder {src} → {dst}, but the query encoder is {query_fp} and the store "
-            f"was built with {store_fp}; fit a bridge for this pair with `mixsearch bridge`"
+            f"was built with {store_fp}; fit a bridge for this pair"
         )

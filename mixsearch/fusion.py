@@ -15,12 +15,12 @@ import numpy as np
 
 from mixsearch.documents import Modality
 from mixsearch.errors import BadInputError
+from mixsearch.settings import DEFAULT_ALPHA
 from mixsearch.vectors import l2_normalize
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
 
-DEFAULT_ALPHA = 0.5
 
 __all__ = ["DEFAULT_ALPHA", "document_vectors", "l2_normalize", "query_vectors"]
 

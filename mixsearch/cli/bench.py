@@ -19,6 +19,7 @@ from typing import Any
 from mixsearch.cli.output import add_json_flag, emit, table
 from mixsearch.errors import MixsearchError
 from mixsearch.presets import config_path
+from mixsearch.settings import DEFAULT_ALPHA, DEFAULT_ENCODER
 
 DEFAULT_METHODS = "none,center,procrustes,auto,lstsq"
 DEFAULT_OUT = Path("bench-results")
@@ -35,7 +36,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--methods", default=DEFAULT_METHODS, help=f"comma-separated ({DEFAULT_METHODS})"
     )
-    p.add_argument("--alpha", type=float, default=0.5, help="text weight of image+text documents")
+    p.add_argument(
+        "--alpha", type=float, default=DEFAULT_ALPHA, help="text weight of image+text documents"
+    )
     p.add_argument("-k", type=int, default=10, help="cut-off of nDCG@k and Recall@k")
     p.add_argument("--splits", type=int, default=5, help="refits on random fit subsets for ± sd")
     p.add_argument("--seed", type=int, default=0)
@@ -57,7 +60,7 @@ def _register_mixbench(sub: Any) -> None:
     p.add_argument("path", type=Path, metavar="PATH")
     p.add_argument("--subset", nargs="+", default=None, help="MSCOCO, Google_WIT, VisualNews, OVEN")
     enc = p.add_mutually_exclusive_group()
-    enc.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
+    enc.add_argument("--encoder", default=None, help=f"encoder name (default: {DEFAULT_ENCODER})")
     enc.add_argument(
         "--config",
         type=config_path,
@@ -169,7 +172,7 @@ def _render_subsets(payload: dict[str, Any]) -> str:
 def _create_encoder(args: argparse.Namespace) -> Any:
     from mixsearch.encoders import create_encoder
 
-    spec: Any = args.encoder or "offline-default"
+    spec: Any = args.encoder or DEFAULT_ENCODER
     if args.config is not None:
         from mixsearch.encoders import load_encoder_config
 

@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from mixsearch.errors import MixsearchError
+from mixsearch.settings import (
+    DEFAULT_ALIGN,
+    DEFAULT_ALPHA,
+    DEFAULT_ENCODER,
+    DEFAULT_INDEX,
+    StoreSettings,
+    describe_encoder_spec,
+)
 
 
 def index_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
@@ -21,10 +29,10 @@ def index_settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     [engine] tables), which wins over the defaults — and, for each setting the user gave, the
     flag that gave it (for messages)."""
     settings: dict[str, Any] = {
-        "encoder": "offline-default",
-        "index": "auto",
-        "align": "auto",
-        "alpha": 0.5,
+        "encoder": DEFAULT_ENCODER,
+        "index": DEFAULT_INDEX,
+        "align": DEFAULT_ALIGN,
+        "alpha": DEFAULT_ALPHA,
     }
     given: dict[str, str] = {}
     if args.config is not None:
@@ -91,8 +99,7 @@ def open_for_adding(
     encoder = settings["encoder"] if "encoder" in given else None  # loaded lazily, below
     engine = Engine.open(args.into, encoder=encoder, device=args.device)
     try:
-        manifest = engine.store.manifest
-        extra = manifest.get("extra", {})
+        built = engine.settings
         if "index" in given:
             from mixsearch.store.index_spec import validate_spec
 
@@ -103,24 +110,24 @@ def open_for_adding(
             ("align", "alignment", _align_differs),
         ):
             if key in given:
-                differs = check(settings[key], manifest)
+                differs = check(settings[key], built)
                 if differs is not None:
                     raise MixsearchError(_differs_message(args.into, given[key], what, *differs))
         if "encoder" not in given:
             return engine
-        if not extra.get("encoder_fingerprint"):
+        if not built.encoder_fingerprint:
             raise MixsearchError(
                 _differs_message(
                     args.into,
                     given["encoder"],
                     "encoder",
                     "none (vector-only store)",
-                    _encoder_label(settings["encoder"]),
+                    describe_encoder_spec(settings["encoder"]),
                 )
             )
         flag = given["encoder"]
         engine.check_encoder(
-            given=f"{flag} {_encoder_label(settings['encoder'])}",
+            given=f"{flag} {describe_encoder_spec(settings['encoder'])}",
             remedy=f"index into a new store (--into NEW_STORE), or drop {flag.split()[0]} "
             "to add with the store's encoder",
         )
@@ -143,43 +150,34 @@ def _differs_message(store: Path, flag: str, what: str, built: str, wanted: str)
     )
 
 
-def _encoder_label(spec: Any) -> str:
-    from mixsearch.engine import describe_encoder_spec
+def _index_differs(spec: str, built: StoreSettings) -> tuple[str, str] | None:
+    from mixsearch.store.index_spec import is_auto
 
-    return describe_encoder_spec(spec)
-
-
-def _index_differs(spec: str, manifest: dict[str, Any]) -> tuple[str, str] | None:
-    from mixsearch.engine import is_auto_spec
-
-    built = str(manifest.get("index_spec", "auto"))
-    same = (is_auto_spec(built) and is_auto_spec(spec)) or built.strip() == spec.strip()
+    same = (is_auto(built.index_spec) and is_auto(spec)) or built.index_spec.strip() == spec.strip()
     if same:
         return None
-    resolved = manifest.get("index_spec_resolved")
-    shown = f"{built!r}" + (f" (now {resolved})" if resolved and resolved != built else "")
+    resolved = built.index_spec_resolved
+    shown = f"{built.index_spec!r}" + (
+        f" (now {resolved})" if resolved and resolved != built.index_spec else ""
+    )
     return shown, repr(spec)
 
 
-def _alpha_differs(alpha: float, manifest: dict[str, Any]) -> tuple[str, str] | None:
-    from mixsearch.fusion import DEFAULT_ALPHA
+def _alpha_differs(alpha: float, built: StoreSettings) -> tuple[str, str] | None:
+    if math.isclose(alpha, built.alpha, abs_tol=1e-12):
+        return None
+    return f"{built.alpha:g}", f"{alpha:g}"
 
-    built = float(manifest.get("extra", {}).get("alpha", DEFAULT_ALPHA))
-    return None if math.isclose(alpha, built, abs_tol=1e-12) else (f"{built:g}", f"{alpha:g}")
 
-
-def _align_differs(align: str, manifest: dict[str, Any]) -> tuple[str, str] | None:
-    from mixsearch.engine import store_alignment_label, store_alignment_was_auto
-
-    extra = manifest.get("extra", {})
-    fingerprint = extra.get("alignment_fingerprint")
-    built = store_alignment_label(extra)
+def _align_differs(align: str, built: StoreSettings) -> tuple[str, str] | None:
+    fingerprint = built.alignment_fingerprint
+    label = built.alignment_label
     if fingerprint:
-        built += f", fingerprint {fingerprint}"
+        label += f", fingerprint {fingerprint}"
     if align == "auto":
-        return None if store_alignment_was_auto(extra) else (built, "auto")
+        return None if built.alignment_choice.is_auto else (label, "auto")
     if align in ("none", ""):
-        return None if not fingerprint else (built, "none")
+        return None if not fingerprint else (label, "none")
     from mixsearch.align import Alignment
 
     folder = Path(align)
@@ -188,4 +186,4 @@ def _align_differs(align: str, manifest: dict[str, Any]) -> tuple[str, str] | No
     wanted = Alignment.load(folder).fingerprint
     if wanted == fingerprint:
         return None
-    return built, f"{str(folder)!r} (fingerprint {wanted})"
+    return label, f"{str(folder)!r} (fingerprint {wanted})"

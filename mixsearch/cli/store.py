@@ -23,8 +23,9 @@ from typing import Any
 
 from mixsearch.cli.index_settings import check_new_settings, index_settings, open_for_adding
 from mixsearch.cli.output import add_json_flag, emit, table
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import BadInputError, EncoderMismatchError, MixsearchError
 from mixsearch.presets import config_path
+from mixsearch.settings import DEFAULT_ENCODER
 
 SNIPPET_CHARS = 70
 IGNORED_SHOWN = 5  # files of unsupported types named in the summary (all of them in --json)
@@ -147,7 +148,7 @@ def _register_bridge(subparsers: Any) -> None:
 
 def _add_encoder_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--encoder", default=None, help="encoder name (default: offline-default)")
+    group.add_argument("--encoder", default=None, help=f"encoder name (default: {DEFAULT_ENCODER})")
     group.add_argument(
         "--config",
         type=config_path,
@@ -226,23 +227,45 @@ def cmd_search(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
     where = parse_where(args.where)  # before the store is opened or the encoder loaded
+    check_bridge_flags(args)
     with Engine.open(args.store, device=args.device) as engine:
-        results = engine.search_batch(
-            args.query,
-            args.k,
-            modality=args.modality,
-            where=where,
-            candidates=args.candidates,
-            rescore=args.rescore,
-            query_encoder=args.query_encoder,
-            bridge=args.bridge,
-        )
+        if args.query_encoder is None:
+            engine.check_encoder(remedy=SAME_ENCODER_REMEDY)
+        try:
+            results = engine.search_batch(
+                args.query,
+                args.k,
+                modality=args.modality,
+                where=where,
+                candidates=args.candidates,
+                rescore=args.rescore,
+                query_encoder=args.query_encoder,
+                bridge=args.bridge,
+            )
+        except EncoderMismatchError as err:  # a bridge fitted for other encoders
+            raise EncoderMismatchError(f"{err} with `mixsearch bridge`") from None
     payload = [
         {"query": q, "hits": [h.to_dict() for h in hits]}
         for q, hits in zip(args.query, results, strict=True)
     ]
     emit(payload if len(payload) > 1 else payload[0], args.json, _render_search)
     return 0
+
+
+SAME_ENCODER_REMEDY = (
+    "use the same encoder, or query through a bridge (--query-encoder NAME --bridge DIR)"
+)
+
+
+def check_bridge_flags(args: argparse.Namespace) -> None:
+    """--query-encoder and --bridge come together (the engine says so in its own terms)."""
+    if args.bridge is not None and args.query_encoder is None:
+        raise BadInputError("--bridge needs --query-encoder (the model the bridge maps from)")
+    if args.query_encoder is not None and args.bridge is None:
+        raise BadInputError(
+            "querying with another encoder needs a bridge alignment (--bridge DIR); "
+            "fit one with `mixsearch bridge STORE --query-encoder NAME --texts FILE --out DIR`"
+        )
 
 
 def _render_search(payload: Any) -> str:
@@ -317,7 +340,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _render_info(info: dict[str, Any]) -> str:
-    from mixsearch.engine import describe_encoder_spec, store_alignment_label
+    from mixsearch.settings import StoreSettings
 
     extra = info.get("extra", {})
     counts = info.get("counts", {})
@@ -332,12 +355,13 @@ def _render_info(info: dict[str, Any]) -> str:
     search = ", ".join(f"{k}={v}" for k, v in params.items()) or "none needed"
     if params:
         search += " (tuned)" if info.get("search_params_tuned") else " (defaults)"
-    encoder = describe_encoder_spec(extra.get("encoder_spec"))
-    if extra.get("encoder_fingerprint"):
-        encoder += f", fingerprint {extra['encoder_fingerprint']}"
-    alignment = store_alignment_label(extra)
-    if extra.get("alignment_fingerprint"):
-        alignment += f", fingerprint {extra['alignment_fingerprint']}"
+    settings = StoreSettings.from_manifest(info)
+    encoder = settings.encoder_label
+    if settings.encoder_fingerprint:
+        encoder += f", fingerprint {settings.encoder_fingerprint}"
+    alignment = settings.alignment_label
+    if settings.alignment_fingerprint:
+        alignment += f", fingerprint {settings.alignment_fingerprint}"
     rows = [
         ("store", info.get("path")),
         ("documents", f"{info.get('documents', 0)}" + (f" ({by_modality})" if by_modality else "")),

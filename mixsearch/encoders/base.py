@@ -116,6 +116,47 @@ class BatchedTextsMixin:
         raise NotImplementedError
 
 
+class BatchedImagesMixin:
+    """``encode_images`` for dual encoders that preprocess one RGB image at a time
+    (``preprocess``) and embed a stacked batch of them (``encode_image_tensors``), with batching,
+    a progress bar and normalisation — the same two halves the file pipeline overlaps."""
+
+    name: str
+    dim: int
+    image_batch_size: int
+
+    def encode_images(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        batch_size: int | None = None,
+        progress: bool = False,
+        normalize: bool = True,
+    ) -> np.ndarray:
+        import torch
+
+        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
+            rgb = [i if i.mode == "RGB" else i.convert("RGB") for i in chunk]
+            batch = torch.stack([self.preprocess(i) for i in rgb])
+            return self.encode_image_tensors(batch, normalize=False)
+
+        return encode_in_batches(
+            images,
+            batch_size or self.image_batch_size,
+            run,
+            dim=self.dim,
+            progress=progress,
+            desc=self.name,
+            normalize=normalize,
+        )
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+
 class TextOnlyMixin:
     """Gives text-only encoders the image half of the protocol: a clear refusal."""
 

@@ -34,9 +34,9 @@ import numpy as np
 from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
+    BatchedImagesMixin,
     BatchedTextsMixin,
     TextOnlyMixin,
-    encode_in_batches,
     file_sha256,
     finish_vectors,
 )
@@ -216,7 +216,7 @@ def _packaged_onnx_path() -> Path:
     raise WeightsUnavailableError(f"no .onnx file found in the installed package {dist_name}")
 
 
-class OfflineDefaultEncoder:
+class OfflineDefaultEncoder(BatchedImagesMixin):
     """MiniLM text + EfficientNet-lite0 images projected into MiniLM space (ConSE)."""
 
     modalities = frozenset({TEXT, IMAGE})
@@ -289,30 +289,6 @@ class OfflineDefaultEncoder:
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return lite0_preprocess(image)
-
-    def encode_images(
-        self,
-        images: Sequence[Image.Image],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        import torch
-
-        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
-            batch = torch.stack([self.preprocess(i) for i in chunk])
-            return self.encode_image_tensors(batch, normalize=False)
-
-        return encode_in_batches(
-            images,
-            batch_size or self.image_batch_size,
-            run,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=normalize,
-        )
 
     def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
         """[n, 3, 224, 224] preprocessed tensors → [n, 384] vectors in MiniLM space."""

@@ -30,8 +30,8 @@ import numpy as np
 from mixsearch.encoders.base import (
     IMAGE,
     TEXT,
+    BatchedImagesMixin,
     BatchedTextsMixin,
-    encode_in_batches,
     file_sha256,
     finish_vectors,
     resolve_device,
@@ -115,7 +115,7 @@ def _check_checkpoint(spec: str, path: Path) -> None:
         )
 
 
-class OpenClipEncoder(BatchedTextsMixin):
+class OpenClipEncoder(BatchedTextsMixin, BatchedImagesMixin):
     """Any open_clip model as a dual text/image encoder."""
 
     modalities = frozenset({TEXT, IMAGE})
@@ -172,30 +172,6 @@ class OpenClipEncoder(BatchedTextsMixin):
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return self.image_transform(image)
-
-    def encode_images(
-        self,
-        images: Sequence[Image.Image],
-        *,
-        batch_size: int | None = None,
-        progress: bool = False,
-        normalize: bool = True,
-    ) -> np.ndarray:
-        import torch
-
-        def run(chunk: Sequence[Image.Image]) -> np.ndarray:
-            rgb = [self.preprocess(image.convert("RGB")) for image in chunk]
-            return self.encode_image_tensors(torch.stack(rgb), normalize=False)
-
-        return encode_in_batches(
-            images,
-            batch_size or self.image_batch_size,
-            run,
-            dim=self.dim,
-            progress=progress,
-            desc=self.name,
-            normalize=normalize,
-        )
 
     def encode_image_tensors(self, batch: torch.Tensor, *, normalize: bool = True) -> np.ndarray:
         import torch
