@@ -132,7 +132,32 @@ class Engine:
         dim: int | None = None,
         device: str = "auto",
     ) -> Engine:
-        """A new engine at ``path``. ``encoder=None`` makes a vector-only engine (give ``dim``)."""
+        """A new engine whose store will live at ``path``.
+
+        Args:
+            path: A new or empty directory for the store.
+            encoder: An encoder name (``"offline-default"``, ``"openclip:ARCH/TAG"``…), an
+                ``[encoder]`` config mapping, an `Encoder` instance, or None for a vector-only
+                engine (then give ``dim`` and use `add_vectors`).
+            index: A FAISS factory string (``"Flat"``, ``"HNSW32"``, ``"IVF1024,PQ32"``…) or
+                ``"auto"`` (chosen from the corpus size at the first commit).
+            alignment: ``"auto"`` (fit on the corpus's image+text documents at the first `add`
+                when there are enough of them), ``"none"``/None, an `Alignment`, or a saved
+                alignment folder.
+            alpha: Text weight of image+text documents, in [0, 1].
+            dim: Vector dimension; needed only without an encoder.
+            device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for the encoder.
+
+        Returns:
+            The engine. Its store is created on disk once the alignment is known: now for a
+            given (or no) alignment, at the first `add` for ``"auto"``.
+
+        Raises:
+            StoreExistsError: ``path`` already holds a store.
+            BadInputError: ``alpha`` outside [0, 1], or no encoder and no ``dim``.
+            IndexSpecError: ``index`` is not a valid spec (or does not fit ``dim``).
+            AlignmentError: an alignment folder that does not exist or cannot be read.
+        """
         path = Path(path)
         if (path / "manifest.json").exists():
             raise StoreExistsError(
@@ -167,8 +192,24 @@ class Engine:
     def open(
         cls, path: str | Path, *, encoder: EncoderSpec | Encoder | None = None, device: str = "auto"
     ) -> Engine:
-        """Re-open a store. The encoder defaults to the one it was built with; a different one
-        is refused when it is first needed (its fingerprint is checked against the manifest)."""
+        """Re-open an existing store with the settings it was built with.
+
+        Args:
+            path: The store directory.
+            encoder: Another way to name the store's encoder (a spec or an instance); default:
+                rebuilt from the recorded spec. A different encoder is refused when it is first
+                needed (its fingerprint is checked against the manifest).
+            device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for the encoder.
+
+        Returns:
+            The engine, its store open (reading needs no lock; writing takes the store's lock).
+
+        Raises:
+            StoreNotFoundError: ``path`` is not a mixsearch store.
+            StoreCorruptError: the store's files are damaged.
+            StoreVersionError: the store was written in a format this version does not read.
+            AlignmentError: the store's alignment folder was replaced or removed.
+        """
         from mixsearch.store import Store
 
         path = Path(path)
@@ -213,8 +254,17 @@ class Engine:
         return self._encoder
 
     def check_encoder(self, *, given: str | None = None, remedy: str | None = None) -> None:
-        """Load the encoder now and refuse it (MixsearchError) when the store was built with
-        another one; ``given`` names it and ``remedy`` says what to do, in that message."""
+        """Load the encoder now and refuse it when the store was built with another one.
+
+        Args:
+            given: How the caller names the encoder, for the message (default: its name).
+            remedy: What to do about a mismatch, for the message (default: a neutral hint).
+
+        Raises:
+            EncoderMismatchError: the encoder's fingerprint is not the store's.
+            WeightsUnavailableError: the encoder's weights cannot be loaded.
+            BadInputError: a vector-only engine has no encoder.
+        """
         if self._encoder is None:
             if self._encoder_spec is None:
                 raise MixsearchError("this engine has no encoder (vector-only store)")
@@ -249,9 +299,28 @@ class Engine:
         commit_every: int = COMMIT_EVERY,
         cache: EmbeddingCache | bool = True,
     ) -> AddReport:
-        """Encode and store documents. Ids already stored with the same content are skipped,
-        with different content updated. Each batch of ``commit_every`` is one crash-safe commit.
-        ``cache``: the on-disk embedding cache (True: the default one, False: none)."""
+        """Encode documents and store them.
+
+        Ids already stored with the same content are skipped, with different content updated.
+        A document that cannot be read (a corrupt image, a missing file) becomes an error
+        record in the report while the others are stored.
+
+        Args:
+            documents: Text, image or image+text `Document`s.
+            progress: Show progress bars.
+            commit_every: Documents per crash-safe commit.
+            cache: The on-disk embedding cache (True: the default one, False: none, or an
+                `EmbeddingCache`).
+
+        Returns:
+            An `AddReport`: counts added/updated/unchanged, per-item errors, seconds per stage
+            and the alignment in use.
+
+        Raises:
+            EncoderMismatchError: ``open`` was given an encoder that is not the store's.
+            IndexSpecError: the index spec does not fit the encoder's dimension.
+            StoreLockedError: another process keeps writing the store.
+        """
         report = AddReport()
         if self._store is not None and self._encoder_given:
             self.check_encoder()  # another encoder is refused before any document is read
@@ -285,7 +354,23 @@ class Engine:
         commit_every: int = 100_000,
         progress: bool = False,
     ) -> AddReport:
-        """Store precomputed document vectors that are already in the shared space."""
+        """Store precomputed document vectors that are already in the shared space.
+
+        Args:
+            doc_ids: One id per row.
+            vectors: Float array [n, dim]; rows are L2-normalised here.
+            modality: `Modality` codes [n] (0 text, 1 image, 2 image+text).
+            texts: Optional text per row, kept for display.
+            metadata: Optional JSON-able mapping per row, for ``where`` filters.
+            commit_every: Rows per crash-safe commit.
+            progress: Show a progress bar.
+
+        Returns:
+            An `AddReport` with the counts.
+
+        Raises:
+            BadInputError: lengths differ, or rows that are zero or non-finite.
+        """
         vectors = l2_normalize(vectors)
         if len(doc_ids) != len(vectors) or len(modality) != len(vectors):
             raise BadInputError("doc_ids, vectors and modality must have the same length")
@@ -310,14 +395,31 @@ class Engine:
         return report
 
     def remove(self, doc_ids: Sequence[str]) -> tuple[int, list[str]]:
-        """Remove documents by id; returns (number removed, ids that were not in the store)."""
+        """Remove documents by id.
+
+        Args:
+            doc_ids: The ids to remove.
+
+        Returns:
+            (number removed, the ids that were not in the store).
+
+        Raises:
+            StoreNotFoundError: nothing was ever added.
+        """
         missing = self.store.missing(list(doc_ids))
         absent = set(missing)
         removed = self.store.remove([d for d in doc_ids if d not in absent])
         return removed, missing
 
     def compact(self, index: str | None = None) -> None:
-        """Rebuild the index without removed documents, optionally as another index type."""
+        """Rebuild the index without removed documents.
+
+        Args:
+            index: Another FAISS spec to rebuild as (default: the current one).
+
+        Raises:
+            IndexSpecError: ``index`` is not valid for the store's dimension.
+        """
         if index is not None:
             from mixsearch.store.index_spec import validate_spec
 
@@ -331,8 +433,17 @@ class Engine:
         *,
         queries: Sequence[str] | np.ndarray | None = None,
     ) -> dict[str, Any]:
-        """Pick nprobe/efSearch for ``target_recall``, on sample ``queries`` (texts, or raw query
-        embeddings) when given, else on held-out queries made from the stored vectors."""
+        """Pick nprobe/efSearch for a target recall and record them in the manifest.
+
+        Args:
+            target_recall: Recall@k to reach against exact search.
+            k: The cut-off of that recall.
+            queries: Sample queries (texts, or raw query embeddings); default: held-out
+                queries made from the stored vectors.
+
+        Returns:
+            What was chosen and measured (parameters, recall, latency).
+        """
         from mixsearch.tune import tune_search_params
 
         vectors = None
@@ -358,7 +469,27 @@ class Engine:
         query_encoder: EncoderSpec | Encoder | None = None,
         bridge: Alignment | str | Path | None = None,
     ) -> list[Hit]:
-        """Top-k documents of every modality for one text query."""
+        """Top-k documents of every modality for one text query.
+
+        Args:
+            query: The query text.
+            k: How many hits.
+            modality: Restrict to a modality (``"text"``, ``"image"``, ``"image+text"``) or a
+                list of them.
+            where: Metadata conditions: ``{"year": 2020}`` or ``{"year": {"gte": 2020}}``.
+            candidates: FAISS candidates to fetch before re-ranking (default k, or 4k when
+                re-scoring).
+            rescore: Re-score the candidates exactly from the stored vectors.
+            query_encoder: Another encoder to embed the query with (needs ``bridge``).
+            bridge: An alignment from ``query_encoder``'s space to the store's.
+
+        Returns:
+            `Hit`s, best first: id, score, modality, text snippet, image path, metadata, rank.
+
+        Raises:
+            BadInputError: an empty query, k < 1, a bad filter, or a bridge without its encoder.
+            EncoderMismatchError: the store's encoder changed, or the bridge is for other models.
+        """
         return self.search_batch(
             [query],
             k,
@@ -382,6 +513,11 @@ class Engine:
         query_encoder: EncoderSpec | Encoder | None = None,
         bridge: Alignment | str | Path | None = None,
     ) -> list[list[Hit]]:
+        """`search` for several query texts at once (one batched encode and FAISS search).
+
+        Returns:
+            One list of `Hit`s per query, in order.
+        """
         if not queries or any(not q or not q.strip() for q in queries):
             raise BadInputError("empty query text")
         raw = self._encode_queries(list(queries), query_encoder, bridge)
@@ -400,7 +536,19 @@ class Engine:
         rescore: bool = False,
         params: Mapping[str, Any] | None = None,
     ) -> list[list[Hit]]:
-        """Rank for raw text-query embeddings: the alignment's query side is applied here."""
+        """Rank for raw text-query embeddings (the alignment's query side is applied here).
+
+        Args:
+            query_vectors_raw: [n, dim] (or [dim]) embeddings from the store's text encoder.
+            k, modality, where, candidates, rescore: as in `search`.
+            params: FAISS search parameters (``nprobe``, ``efSearch``) for this call.
+
+        Returns:
+            One list of `Hit`s per query row.
+
+        Raises:
+            BadInputError: k < 1 or vectors of another dimension.
+        """
         from mixsearch.rank import rank
 
         if k < 1:
@@ -423,6 +571,7 @@ class Engine:
         )
 
     def info(self) -> dict[str, Any]:
+        """The manifest (settings, counts, index, generation) plus ``path`` and ``documents``."""
         if self._store is None:
             return {"path": str(self.path), "documents": 0, "state": "empty (not yet created)"}
         manifest = dict(self.store.manifest)
@@ -434,8 +583,20 @@ class Engine:
     def fit_bridge(
         self, query_encoder: EncoderSpec | Encoder, texts: Sequence[str], *, method: str = "auto"
     ) -> Alignment:
-        """Fit a map from ``query_encoder``'s text space into this store's text space, on the same
-        texts embedded by both models, so a newer model can query this index without re-embedding."""
+        """Fit a bridge so another (newer) model can query this store without re-embedding.
+
+        Args:
+            query_encoder: The other model (a spec or an instance).
+            texts: Texts embedded by both models; the map is fitted on these pairs.
+            method: The alignment method (``"auto"``, ``"procrustes"``, ``"center"``…).
+
+        Returns:
+            An `Alignment` from ``query_encoder``'s text space into the store's, recording both
+            fingerprints; pass it (or its saved folder) as ``bridge=`` to `search`.
+
+        Raises:
+            WeightsUnavailableError: either model cannot be loaded.
+        """
         from mixsearch.align import fit_alignment
         from mixsearch.encoders import fingerprint_id
 

@@ -16,7 +16,7 @@ reported with its reason while the rest of the batch proceeds.
     │   ├── EncoderSpecError
     │   ├── WeightsUnavailableError        weights not installed, not cached, not fetchable
     │   └── EncoderMismatchError           a store or bridge made with another encoder
-    ├── AlignmentError                     an alignment folder unreadable or not the recorded one
+    ├── AlignmentError                     an alignment folder unreadable, or not the store's
     ├── StoreError
     │   ├── StoreNotFoundError             not a store (yet)
     │   ├── StoreExistsError               refusing to create over an existing store/folder

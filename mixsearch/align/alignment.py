@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from mixsearch.align.validate import as_matrix, check_side
-from mixsearch.errors import MixsearchError
+from mixsearch.errors import AlignmentError, MixsearchError
 from mixsearch.vectors import atomic_write, atomic_write_json, normalize_rows
 
 FORMAT_VERSION = 1
@@ -162,7 +162,7 @@ class Alignment:
             with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in ("Q", "source_mean", "target_mean", "query_mean")}
         except (OSError, KeyError, ValueError) as err:
-            raise MixsearchError(
+            raise AlignmentError(
                 f"{directory / ARRAYS_FILE}: unreadable alignment ({err})"
             ) from None
         try:
@@ -178,9 +178,9 @@ class Alignment:
                 **arrays,
             )
         except KeyError as err:
-            raise MixsearchError(f"{directory / META_FILE}: missing field {err}") from None
+            raise AlignmentError(f"{directory / META_FILE}: missing field {err}") from None
         if alignment.fingerprint != meta.get("fingerprint"):
-            raise MixsearchError(
+            raise AlignmentError(
                 f"{directory}: arrays do not match the recorded fingerprint "
                 f"{meta.get('fingerprint')!r} (files from different fits?)"
             )
@@ -190,13 +190,13 @@ class Alignment:
 def _read_meta(directory: Path) -> dict[str, Any]:
     path = directory / META_FILE
     if not path.is_file():
-        raise MixsearchError(f"{directory}: not an alignment directory (no {META_FILE})")
+        raise AlignmentError(f"{directory}: not an alignment directory (no {META_FILE})")
     try:
         meta = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise MixsearchError(f"{path}: unreadable alignment metadata ({err})") from None
+        raise AlignmentError(f"{path}: unreadable alignment metadata ({err})") from None
     if meta.get("format_version") != FORMAT_VERSION:
-        raise MixsearchError(
+        raise AlignmentError(
             f"{path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
         )
     return meta

@@ -54,7 +54,30 @@ def fit_alignment(
     normalize_inputs: bool = True,
     extra: dict[str, Any] | None = None,
 ) -> Alignment:
-    """Fit a map from ``source`` rows [N, ds] onto their partners ``target`` [N, dt]."""
+    """Fit a map from ``source`` rows onto their partners in ``target``.
+
+    Args:
+        source: [N, ds] vectors of the side to map (e.g. image embeddings).
+        target: [N, dt] their partners (e.g. the captions' text embeddings), row for row.
+        method: ``"none"``, ``"center"``, ``"procrustes"``, ``"lstsq"`` or ``"auto"``
+            (shrunk Procrustes with λ chosen by cross-validation).
+        query: Optional [M, dt] sample queries; their mean centres the query side.
+        center: Subtract each side's mean first.
+        scale: Also fit an isotropic scale.
+        folds: Cross-validation folds for ``auto``.
+        lambdas: The λ grid for ``auto`` (default: a built-in grid).
+        seed: Seed of the cross-validation subsample and folds.
+        cv_sample: At most this many pairs are used for cross-validation.
+        normalize_inputs: L2-normalise rows first (as the engine does before transforming).
+        extra: Metadata to keep in the alignment.
+
+    Returns:
+        An `Alignment` (immutable, saveable) with its fingerprint and fit diagnostics.
+
+    Raises:
+        MixsearchError: bad shapes, non-finite or zero rows, too few pairs for the folds, or an
+            unknown method.
+    """
     x = as_matrix(source, "source")
     y = as_matrix(target, "target")
     check_pair_rows(x, y)

@@ -46,7 +46,22 @@ _CONFIG_KEYS = {"name", "kind", "model", "pretrained", "device", *_OPTION_KEYS}
 
 
 def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> Encoder:
-    """An encoder for a name or an ``[encoder]`` config table; MixsearchError when unknown."""
+    """An encoder for a name or an ``[encoder]`` config table.
+
+    Args:
+        spec: A name (``"offline-default"``, ``"minilm-l6"``, ``"openclip:ARCH/TAG"``,
+            ``"openclip:hf-hub:ORG/REPO"``, ``"openclip:local-dir:PATH"``,
+            ``"openclip:ARCH@FILE"``) or a config mapping as in a preset's ``[encoder]`` table.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (a config's own ``device`` is overridden by an
+            explicit one).
+
+    Returns:
+        An `Encoder`: float32, L2-normalised vectors, with a fingerprint of its weights.
+
+    Raises:
+        EncoderSpecError: an unknown name, option or config key, or a device it cannot use.
+        WeightsUnavailableError: weights not installed, not cached, or not fetchable.
+    """
     if isinstance(spec, Mapping):
         return _from_config(spec, device)
     if not isinstance(spec, str) or not spec.strip():
