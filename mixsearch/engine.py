@@ -47,7 +47,6 @@ from mixsearch.settings import (
     StoreSettings,
     auto_origin,
 )
-from mixsearch.store.index_spec import is_auto
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
@@ -324,9 +323,9 @@ class Engine:
         report = AddReport()
         if self._store is not None and self._encoder_given:
             self.check_encoder()  # another encoder is refused before any document is read
-        if self._store is None and not is_auto(self._index):
-            from mixsearch.store.index_spec import validate_spec
+        from mixsearch.store.index_spec import is_auto, validate_spec
 
+        if self._store is None and not is_auto(self._index):
             validate_spec(self._index, self._dim or self.encoder.dim)  # before any encoding
         docs, hashes = self._dedupe(list(documents), report)
         if not docs:
