@@ -89,7 +89,26 @@ class Store:
         memory_budget_bytes: int = spec_mod.DEFAULT_MEMORY_BUDGET,
         checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
     ) -> Store:
-        """Create an empty store in a new or empty directory."""
+        """Create an empty store in a new or empty directory.
+
+        Args:
+            path: The store directory (created if missing; must be empty if it exists).
+            dim: Vector dimension.
+            index_spec: A FAISS factory string, or ``"auto"`` (chosen at the first commit from
+                the number of vectors and ``memory_budget_bytes``).
+            extra: JSON-able settings kept in the manifest (the engine's `StoreSettings`).
+            memory_budget_bytes: What ``auto`` may spend on the index.
+            checkpoint_rows: A FAISS checkpoint is rewritten once the rows changed since the
+                last one exceed max(checkpoint_rows, n/8).
+
+        Returns:
+            The open store.
+
+        Raises:
+            StoreExistsError: ``path`` exists and is not an empty directory.
+            StoreInputError: ``dim`` is not a positive integer, or ``extra`` is not JSON-able.
+            IndexSpecError: ``index_spec`` is invalid for ``dim``.
+        """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise StoreExistsError(
@@ -130,7 +149,22 @@ class Store:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, expect: dict | None = None) -> Store:
-        """Open an existing store; ``expect`` lists ``extra`` values that must match."""
+        """Open an existing store at its last committed state.
+
+        Args:
+            path: The store directory.
+            expect: ``extra`` values that must match what the store was built with.
+
+        Returns:
+            The open store (files of uncommitted generations are cleaned up when no writer is
+            busy).
+
+        Raises:
+            StoreNotFoundError: ``path`` is not a store.
+            StoreCorruptError: the document table or the committed index file is damaged.
+            StoreVersionError: another storage format.
+            StoreSettingsError: an ``expect`` value differs.
+        """
         path = Path(path)
         if not (path / DB_NAME).is_file():
             raise StoreNotFoundError(f"{path}: not a mixsearch store (no {DB_NAME})")
@@ -243,7 +277,17 @@ class Store:
     # ---- writing ----------------------------------------------------------------------------
 
     def add(self, records: Sequence[DocRecord], vectors: np.ndarray) -> None:
-        """Add documents in one atomic commit; any duplicate doc_id refuses the whole batch."""
+        """Add documents in one atomic commit.
+
+        Args:
+            records: One `DocRecord` per row, with unique, new doc_ids.
+            vectors: Float array [len(records), dim]; rows are renormalised if needed.
+
+        Raises:
+            StoreInputError: a doc_id already stored or repeated, a shape mismatch, zero or
+                non-finite vectors, metadata that is not JSON — nothing is added.
+            StoreLockedError: another process keeps writing the store.
+        """
         records, vectors = self._checked_batch(records, vectors)
         if not records:
             return
@@ -257,7 +301,16 @@ class Store:
             self._commit(records, vectors, removed={})
 
     def upsert(self, records: Sequence[DocRecord], vectors: np.ndarray) -> None:
-        """Replace documents whose doc_id exists, add the others; one atomic commit."""
+        """Replace documents whose doc_id exists and add the others, in one atomic commit.
+
+        Args:
+            records: One `DocRecord` per row (doc_ids unique within the batch).
+            vectors: Float array [len(records), dim].
+
+        Raises:
+            StoreInputError: as `add`, except that existing doc_ids are replaced.
+            StoreLockedError: another process keeps writing the store.
+        """
         records, vectors = self._checked_batch(records, vectors)
         if not records:
             return
@@ -266,7 +319,17 @@ class Store:
             self._commit(records, vectors, removed=removed)
 
     def remove(self, doc_ids: Sequence[str]) -> int:
-        """Remove documents in one commit; returns how many existed (see `missing`)."""
+        """Remove documents in one commit.
+
+        Args:
+            doc_ids: The ids to remove; unknown ones are ignored (see `missing`).
+
+        Returns:
+            How many of them were in the store.
+
+        Raises:
+            StoreLockedError: another process keeps writing the store.
+        """
         with self._writing():
             removed = self._rows_of(list(dict.fromkeys(doc_ids)))
             if removed:
@@ -403,10 +466,22 @@ class Store:
         params: dict | None = None,
         allowed_ids: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Raw FAISS candidates: (scores [Q, k], faiss_ids [Q, k]) padded with -1 ids.
+        """Raw FAISS candidates for query vectors (`mixsearch.rank` turns them into hits).
 
-        ``params`` default to the stored (tuned) ones; ``allowed_ids`` restricts the search to
-        those FAISS ids inside FAISS (an ID selector), so results are not post-filtered.
+        Args:
+            queries: Float array [Q, dim] (or [dim]) of unit query vectors.
+            k: Candidates per query.
+            params: FAISS search parameters (``nprobe``, ``efSearch``); default: the stored
+                (tuned) ones.
+            allowed_ids: Restrict the search to these FAISS ids inside FAISS (an ID selector),
+                so results are not post-filtered.
+
+        Returns:
+            (scores [Q, k], faiss_ids [Q, k]), best first, padded with -1 ids.
+
+        Raises:
+            StoreInputError: queries of another dimension.
+            IndexSpecError: unknown or invalid search parameters.
         """
         q = self.query_matrix(queries)
         if self._index is None or self._index.ntotal == 0 or k < 1:
