@@ -602,7 +602,8 @@ class Engine:
         new = _make_encoder(query_encoder, self._device)
         source = new.encode_texts(list(texts), progress=True)
         target = self.encoder.encode_texts(list(texts), progress=True)
-        bridge = fit_alignment(source, target, method=method)
+        # a bridge's queries only ever meet the other model's texts: pair retrieval is its ranking
+        bridge = fit_alignment(source, target, method=method, objective="pairs")
         bridge.extra["source_fingerprint"] = fingerprint_id(new)
         bridge.extra["target_fingerprint"] = fingerprint_id(self.encoder)
         bridge.extra["kind"] = "bridge"
@@ -715,7 +716,7 @@ class Engine:
             # spinning BLAS threads made them many times slower on a busy machine (RESULTS.md).
             with threadpool_limits(limits=1, user_api="blas"):
                 self._alignment = fit_alignment(
-                    image_vecs[paired], text_vecs[paired], method="auto"
+                    image_vecs[paired], text_vecs[paired], method="auto", alpha=self.alpha
                 )
         else:
             self._alignment = None

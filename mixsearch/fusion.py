@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mixsearch.align.mixed import fuse
 from mixsearch.documents import Modality
 from mixsearch.errors import BadInputError
 from mixsearch.settings import DEFAULT_ALPHA
@@ -54,7 +55,7 @@ def document_vectors(
     fused = modality == Modality.IMAGE_TEXT
     if fused.any():
         assert t is not None and i is not None
-        out[fused] = alpha * t[fused] + (1.0 - alpha) * i[fused]
+        out[fused] = fuse(t[fused], i[fused], alpha)  # the rule `auto`'s CV gallery uses too
     return l2_normalize(out)
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from mixsearch.align.alignment import Alignment
-from mixsearch.align.crossval import choose_lambda, lambda_grid
+from mixsearch.align.crossval import check_objective, choose_lambda, lambda_grid
 from mixsearch.align.maps import isotropic_scale, padded_identity, ridge_map, shrunk_procrustes
+from mixsearch.align.mixed import DEFAULT_ALPHA
 from mixsearch.align.retrieval import normalize_rows
 from mixsearch.align.stats import PairStats
 from mixsearch.align.stream import ChunkAccumulator, file_chunks
@@ -52,6 +53,8 @@ def fit_alignment(
     seed: int = 0,
     cv_sample: int = DEFAULT_CV_SAMPLE,
     normalize_inputs: bool = True,
+    objective: str = "mixed",
+    alpha: float | None = DEFAULT_ALPHA,
     extra: dict[str, Any] | None = None,
 ) -> Alignment:
     """Fit a map from ``source`` rows onto their partners in ``target``.
@@ -69,6 +72,12 @@ def fit_alignment(
         seed: Seed of the cross-validation subsample and folds.
         cv_sample: At most this many pairs are used for cross-validation.
         normalize_inputs: L2-normalise rows first (as the engine does before transforming).
+        objective: What ``auto``'s cross-validation ranks (`mixsearch.align.crossval`):
+            ``"mixed"`` — held-out texts against a mixed gallery of images, other texts and
+            image+text documents fused with text weight ``alpha``, as the engine ranks;
+            ``"pairs"`` — against images only (bridges between two text models).
+        alpha: Text weight of the fused documents in the mixed gallery; None leaves them out
+            (fit pairs that are not image+text documents).
         extra: Metadata to keep in the alignment.
 
     Returns:
@@ -92,6 +101,8 @@ def fit_alignment(
         seed=seed,
         cv_sample=cv_sample,
         normalize_inputs=normalize_inputs,
+        objective=objective,
+        alpha=alpha,
         extra=extra,
     )
 
@@ -108,10 +119,13 @@ def fit_alignment_streaming(
     seed: int = 0,
     cv_sample: int = DEFAULT_CV_SAMPLE,
     normalize_inputs: bool = True,
+    objective: str = "mixed",
+    alpha: float | None = DEFAULT_ALPHA,
     extra: dict[str, Any] | None = None,
 ) -> Alignment:
     """Fit from chunks ``(source_rows, target_rows)`` in one pass, O(D² + cv_sample·D) memory."""
     check_method(method)
+    check_objective(objective)
     grid = lambda_grid(lambdas)
     acc = ChunkAccumulator(
         keep_sample=cv_sample if method == "auto" else 0,
@@ -128,7 +142,7 @@ def fit_alignment_streaming(
     if method == "auto":
         check_folds(stats.n, folds)
         sx, sy = acc.sample()
-        lambda_, scores = choose_lambda(
+        cv = choose_lambda(
             sx,
             sy,
             query_mean=query_mean,
@@ -136,8 +150,11 @@ def fit_alignment_streaming(
             folds=folds,
             lambdas=grid,
             seed=seed,
+            objective=objective,
+            alpha=alpha,
         )
-        info["cv"] = {"folds": folds, "pairs": len(sx), "scores": scores}
+        lambda_ = cv.lambda_
+        info["cv"] = {"folds": folds, "pairs": len(sx), **cv.to_dict()}
     return alignment_from_stats(
         stats,
         method,

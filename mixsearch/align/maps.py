@@ -1,7 +1,10 @@
 """The linear maps themselves, computed from `PairStats` (never from the rows).
 
 * orthogonal Procrustes: Q = UVᵀ from the SVD C = UΣVᵀ of the cross-covariance C = XᵀY/N
-  (thin SVD, so Q is the [ds, dt] block of the zero-padded orthogonal solution);
+  (thin SVD, so Q is the [ds, dt] block of the zero-padded orthogonal solution). Where C is
+  rank-deficient (fewer pairs than dimensions) every orthogonal completion of the null space is
+  an optimum; we take the one closest to the identity — the limit of the shrunk map as λ → 0 —
+  instead of whatever the SVD routine returns, which is an arbitrary rotation of those directions;
 * shrunk Procrustes (`auto`): the polar factor of C + λ·s·I, s = ‖C‖_F/√min(ds, dt) the RMS
   singular value, so λ is dimension- and scale-free; λ = 0 is plain Procrustes and λ → ∞ the
   (padded) identity, i.e. plain centering. With few pairs C's small singular directions are
@@ -21,20 +24,43 @@ import scipy.linalg
 from mixsearch.align.stats import PairStats
 
 DEFAULT_RIDGE = 1e-3  # relative to the mean source variance: just enough to keep W well posed
+NULL_TOLERANCE = 10.0  # × machine epsilon × dimension: relative singular values counted as zero
 
 
 def padded_identity(ds: int, dt: int) -> np.ndarray:
     return np.eye(ds, dt)
 
 
-def polar_factor(c: np.ndarray) -> np.ndarray:
-    """The orthogonal (partial-isometry) factor UVᵀ of ``c``: argmax_Q tr(QᵀC)."""
+def svd(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD; gesdd (divide and conquer) occasionally fails to converge, gesvd is the
+    slower, robust fallback."""
     try:
-        u, _, vt = scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesdd")
+        return scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesdd")  # type: ignore[return-value]
     except np.linalg.LinAlgError:
-        # gesdd (divide and conquer) occasionally fails to converge; gesvd is slower but robust
-        u, _, vt = scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesvd")
-    return u @ vt
+        return scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesvd")  # type: ignore[return-value]
+
+
+def polar_factor(c: np.ndarray, complete_null: bool = True) -> np.ndarray:
+    """The orthogonal (partial-isometry) factor UVᵀ of ``c``: argmax_Q tr(QᵀC).
+
+    Null directions of a square ``c`` are completed by the orthogonal map nearest the identity
+    (``complete_null=False`` skips the check, for matrices shifted by a multiple of I).
+    """
+    u, s, vt = svd(c)
+    q = u @ vt
+    if not complete_null or c.shape[0] != c.shape[1] or not len(s) or s[0] == 0:
+        return q
+    null = s < s[0] * NULL_TOLERANCE * len(s) * np.finfo(c.dtype).eps
+    if not null.any():
+        return q
+    u_null, v_null = u[:, null], vt[null].T
+    q -= u_null @ v_null.T
+    nu, _, nvt = svd(u_null.T @ v_null)  # nearest rotation between the two null spaces
+    return q + u_null @ (nu @ nvt) @ v_null.T
+
+
+def rms_singular(c: np.ndarray) -> float:
+    return float(np.linalg.norm(c)) / math.sqrt(min(c.shape))
 
 
 def shrunk_procrustes(c: np.ndarray, lambda_: float) -> np.ndarray:
@@ -44,8 +70,9 @@ def shrunk_procrustes(c: np.ndarray, lambda_: float) -> np.ndarray:
         return padded_identity(ds, dt)
     if lambda_ == 0:
         return polar_factor(c)
-    rms_singular = np.linalg.norm(c) / math.sqrt(min(ds, dt))
-    return polar_factor(c + lambda_ * rms_singular * padded_identity(ds, dt))
+    return polar_factor(
+        c + lambda_ * rms_singular(c) * padded_identity(ds, dt), complete_null=False
+    )
 
 
 def ridge_map(stats: PairStats, center: bool, ridge: float = DEFAULT_RIDGE) -> np.ndarray:

@@ -4,7 +4,9 @@
     mixsearch align apply DIR --input X.npy --side source|target|query --output Y.npy
     mixsearch align report --source S.npy --target T.npy [--align DIR] [--json]
 
-``fit`` streams the two files through memory maps, so it works on files larger than RAM.
+``fit`` streams the two files through memory maps, so it works on files larger than RAM. ``fit``
+and ``report`` run their linear algebra on one BLAS thread: a fit is many small SVDs, which extra
+threads only slow down on a busy machine (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -46,10 +48,37 @@ def _register_fit(commands: Any) -> None:
     p.add_argument("--no-center", dest="center", action="store_false", help="skip centering")
     p.add_argument("--scale", action="store_true", help="fit an isotropic scale too")
     p.add_argument("--seed", type=int, default=0)
+    _add_objective_flags(p)
     p.add_argument("--chunk-rows", type=int, default=16_384, help="rows read per chunk")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     add_json_flag(p)
     p.set_defaults(handler=_fit)
+
+
+def _add_objective_flags(p: argparse.ArgumentParser) -> None:
+    from mixsearch.align.crossval import OBJECTIVES
+
+    p.add_argument(
+        "--objective",
+        default="mixed",
+        choices=OBJECTIVES,
+        help="what auto's cross-validation ranks: mixed (held-out texts against images, other "
+        "texts and fused image+text documents, as the engine ranks) or pairs (images only; for "
+        "bridges between text models). Default: %(default)s",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="text weight of the fused image+text documents in the mixed gallery (as the "
+        "store's --alpha); default %(default)s",
+    )
+    p.add_argument(
+        "--no-fused",
+        dest="fused",
+        action="store_false",
+        help="the fit pairs are not image+text documents: no fused documents in the gallery",
+    )
 
 
 def _register_apply(commands: Any) -> None:
@@ -64,20 +93,37 @@ def _register_apply(commands: Any) -> None:
 
 
 def _register_report(commands: Any) -> None:
-    p = commands.add_parser("report", help="diagnostics: distortion, Procrustes bound, retrieval")
+    p = commands.add_parser(
+        "report",
+        help="diagnostics: distortion, Procrustes bound, retrieval, and why auto chose its λ",
+        description="Diagnostics; with --align DIR the objective settings are the alignment's "
+        "own and --objective/--alpha/--no-fused only matter when auto is fitted here.",
+    )
     p.add_argument("--source", required=True)
     p.add_argument("--target", required=True)
     p.add_argument("--align", help="saved alignment to diagnose (default: fit auto here)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    _add_objective_flags(p)
     add_json_flag(p)
     p.set_defaults(handler=_report)
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        alignment = _fit_files(args)
+    alignment.save(args.out)
+    summary = {**alignment.to_dict(), "out": str(args.out)}
+    emit(summary, args.json, _render_fit)
+    return 0
+
+
+def _fit_files(args: argparse.Namespace) -> Any:
     from mixsearch.align import fit_alignment_from_files
 
-    alignment = fit_alignment_from_files(
+    return fit_alignment_from_files(
         args.source,
         args.target,
         args.method,
@@ -88,11 +134,9 @@ def _fit(args: argparse.Namespace) -> int:
         scale=args.scale,
         folds=args.folds,
         seed=args.seed,
+        objective=args.objective,
+        alpha=args.alpha if args.fused else None,
     )
-    alignment.save(args.out)
-    summary = {**alignment.to_dict(), "out": str(args.out)}
-    emit(summary, args.json, _render_fit)
-    return 0
 
 
 def _render_fit(summary: dict[str, Any]) -> str:
@@ -137,17 +181,22 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
     from mixsearch.align import Alignment, alignment_report, format_report
     from mixsearch.align.validate import load_npy
 
     alignment = Alignment.load(args.align) if args.align else None
-    report = alignment_report(
-        load_npy(args.source, "source"),
-        load_npy(args.target, "target"),
-        alignment,
-        folds=args.folds,
-        seed=args.seed,
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        report = alignment_report(
+            load_npy(args.source, "source"),
+            load_npy(args.target, "target"),
+            alignment,
+            folds=args.folds,
+            seed=args.seed,
+            objective=args.objective,
+            alpha=args.alpha if args.fused else None,
+        )
     emit(report, args.json, format_report)
     return 0
 

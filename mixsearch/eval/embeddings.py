@@ -421,10 +421,14 @@ def run_embeddings_benchmark(
         "methods": {},
         "errors": [e.to_dict() for e in emb.errors],
     }
-    for method in methods:
-        results["methods"][method] = _evaluate_method(
-            ctx, method, splits, fit_fraction, bootstrap, seed
-        )
+    from threadpoolctl import threadpool_limits
+
+    # fits are many small SVDs and rankings small matmuls: extra BLAS threads only spin
+    with threadpool_limits(limits=1, user_api="blas"):
+        for method in methods:
+            results["methods"][method] = _evaluate_method(
+                ctx, method, splits, fit_fraction, bootstrap, seed
+            )
     return results
 
 
@@ -508,7 +512,7 @@ def _run_once(
     from mixsearch.align import fit_alignment
 
     emb = ctx.emb
-    alignment = fit_alignment(fit_image, fit_text, method, query=fit_query)
+    alignment = fit_alignment(fit_image, fit_text, method, query=fit_query, alpha=ctx.alpha)
     doc_vecs = document_vectors(
         _rows(emb.doc_text, ctx.docs),
         _rows(emb.doc_image, ctx.docs),

@@ -116,7 +116,7 @@ class _UpgradeContext:
     ) -> dict[str, Any]:
         from mixsearch.align import fit_alignment
 
-        alignment = fit_alignment(fit_b, fit_a, method)
+        alignment = fit_alignment(fit_b, fit_a, method, objective="pairs")  # as Engine.bridge
         docs = document_vectors(self.docs_a, None, self.modality, alignment)
         q = alignment.transform(l2_normalize(queries_b), side="source", normalize=False)
         return self.run(docs, l2_normalize(q))

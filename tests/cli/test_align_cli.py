@@ -87,14 +87,20 @@ def test_fit_apply_report_round_trip(files, capsys) -> None:
     )
     assert report["alignment"]["fingerprint"] == alignment.fingerprint
     assert report["residual_procrustes"] <= report["bound"]
+    assert report["cv"]["chosen"] in report["cv"]["by_lambda"]
 
-    assert (
-        main(
-            ["align", "report", "--source", str(files / "s.npy"), "--target", str(files / "t.npy")]
-        )
-        == 0
-    )
-    assert "held-out" in capsys.readouterr().out
+    argv = ["align", "report", "--source", str(files / "s.npy"), "--target", str(files / "t.npy")]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "held-out" in text and "chosen lambda" in text and "by mixed" in text
+
+
+def test_objective_and_fused_flags_reach_the_fit(files, capsys) -> None:
+    base = ["align", "fit", "--source", str(files / "s.npy"), "--target", str(files / "t.npy")]
+    pairs = _run_json(capsys, [*base, "--out", str(files / "p"), "--objective", "pairs", "--json"])
+    assert pairs["extra"]["cv"]["objective"] == "pairs"
+    bare = _run_json(capsys, [*base, "--out", str(files / "b"), "--no-fused", "--json"])
+    assert bare["extra"]["cv"]["alpha"] is None
 
 
 @pytest.mark.parametrize(
