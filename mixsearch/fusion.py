@@ -60,8 +60,9 @@ def document_vectors(
 
 
 def query_vectors(queries: np.ndarray, alignment: Alignment | None = None) -> np.ndarray:
-    """Text query vectors: the alignment's query-side transform, then normalised."""
-    q = np.asarray(queries, dtype=np.float32)
+    """Text query vectors: normalised (as the fit saw them, and as documents are), the
+    alignment's query-side transform, then normalised again."""
+    q = l2_normalize(queries)
     if alignment is not None:
         q = alignment.transform(q, side="query", normalize=False)
     return l2_normalize(q)

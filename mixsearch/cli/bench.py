@@ -72,13 +72,15 @@ def _register_mixbench(sub: Any) -> None:
         "--fit",
         type=Path,
         default=None,
-        help="disjoint fit data: a MixBench-layout folder or a JSONL of image/text pairs",
+        help="disjoint fit data (recommended): a MixBench-layout folder or a JSONL of "
+        "image/text pairs",
     )
     fit.add_argument(
         "--fit-split",
         type=float,
         default=None,
-        help="hold out this share of the query/document pairs for fitting",
+        help="hold out this share of the query/document pairs for fitting (shrinks the test "
+        "corpus: not comparable with the paper's figures; prefer --fit)",
     )
     p.add_argument("--download", action="store_true", help="fetch missing subsets from the hub")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")

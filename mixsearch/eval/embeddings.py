@@ -344,8 +344,9 @@ def rank_with_store(
     query_vecs: np.ndarray,
     depth: int,
     doc_indices: np.ndarray | None = None,
-) -> list[list[int]]:
-    """Rank through a real Flat `Store` + `mixsearch.rank.rank`; returns doc row indices per query.
+) -> Rankings:
+    """Rank through a real Flat `Store` + `mixsearch.rank.rank`: doc row indices per query, with
+    their scores.
 
     ``doc_indices`` are the row indices the vectors belong to (default 0..N-1); they become the
     store's doc ids so the ranking can be read back as indices.
@@ -373,7 +374,18 @@ def rank_with_store(
         with Store.create(path, dim=int(vectors.shape[1]), index_spec="Flat", extra={}) as store:
             store.add(records, vectors)
             hits = rank(store, queries, min(depth, len(records)))
-    return [[int(h.doc_id) for h in row] for row in hits]
+    return Rankings(
+        [[int(h.doc_id) for h in row] for row in hits],
+        [[float(h.score) for h in row] for row in hits],
+    )
+
+
+@dataclass
+class Rankings:
+    """Per query: document indices best first, and their scores (ties share nDCG gain)."""
+
+    ids: list[list[int]]
+    scores: list[list[float]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,9 +533,9 @@ def _run_once(
         ctx.alpha,
     )
     qvecs = query_vectors(emb.queries[ctx.queries], alignment)
-    rankings = rank_with_store(doc_vecs, emb.doc_modality, qvecs, ctx.depth, ctx.docs)
+    ranked = rank_with_store(doc_vecs, emb.doc_modality, qvecs, ctx.depth, ctx.docs)
     qrels = [emb.qrels[q] for q in ctx.queries]
-    return evaluate_run(rankings, qrels, emb.doc_modality, ctx.k)
+    return evaluate_run(ranked.ids, qrels, emb.doc_modality, ctx.k, ranked.scores)
 
 
 def _rows(x: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
@@ -535,10 +547,11 @@ def evaluate_run(
     qrels: Sequence[Mapping[Hashable, float]],
     doc_modality: Any,
     k: int,
+    scores: Sequence[Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """Per-query metric arrays, each query's relevant modality, and top-k modality shares."""
     return {
-        "per_query": per_query_metrics(rankings, qrels, k),
+        "per_query": per_query_metrics(rankings, qrels, k, scores),
         "relevant_modality": np.array(
             [_code(relevant_modality(q, doc_modality)) for q in qrels], dtype=int
         ),

@@ -6,9 +6,13 @@ indices) or strings; they only need to match between rankings, qrels and ``doc_m
 
 Definitions (linear gains, as scikit-learn's ``ndcg_score`` and MixBench use):
 
-- nDCG@k = DCG@k / IDCG@k with DCG@k = Σ_{r=1..k} grade(doc at r) / log2(r + 1) and IDCG@k the DCG
-  of the ideal ordering of *all* the query's judged documents. With one relevant document this is
-  1 / log2(rank + 1) when it lies inside the top k, else 0.
+- nDCG@k is MixBench's exactly (the authors' ``retrieval_mixbench.py``): scikit-learn's
+  ``ndcg_score([grades of the retrieved top k], [their scores], k=k)``. So DCG@k =
+  Σ_{r=1..k} grade(doc at r) / log2(r + 1), where documents with *equal scores* share the mean
+  gain of their tie group (``ndcg_score``'s tie averaging), and the ideal DCG is that of the
+  retrieved top k's own grades sorted — relevant documents that were not retrieved do not count
+  (``ideal="judged"`` gives the textbook variant that counts every judged document). With one
+  relevant document, both are 1 / log2(rank + 1) inside the top k, else 0.
 - Recall@k = share of the query's relevant documents found in the top k (one relevant ⇒ hit or miss).
 - MRR = 1 / rank of the first relevant document in the ranking given (0 when absent), so it is
   MRR@depth where depth is the ranking's length.
@@ -33,17 +37,45 @@ Qrels = Mapping[Hashable, float]
 MODALITY_LABELS = tuple(m.label for m in Modality)
 
 
-def ndcg_at_k(ranked: Sequence[Hashable], qrels: Qrels, k: int = 10) -> float:
-    """nDCG@k of one ranking against graded qrels (0.0 when the query has no relevant document)."""
-    ideal_grades = sorted((g for g in qrels.values() if g > 0), reverse=True)[:k]
-    if not ideal_grades:
-        return 0.0
+def ndcg_at_k(
+    ranked: Sequence[Hashable],
+    qrels: Qrels,
+    k: int = 10,
+    scores: Sequence[float] | None = None,
+    ideal: str = "retrieved",
+) -> float:
+    """nDCG@k of one ranking (0.0 when nothing relevant is retrieved / judged).
+
+    ``scores`` (the ranking's similarities, best first) make tied documents share their gain;
+    without them every position is distinct. ``ideal``: ``"retrieved"`` (MixBench, sklearn on the
+    top k) or ``"judged"`` (every judged document).
+    """
+    top = list(ranked)[:k]
+    gains = np.clip(np.array([float(qrels.get(d, 0.0)) for d in top]), 0.0, None)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    gains = np.array([float(qrels.get(d, 0.0)) for d in list(ranked)[:k]])
-    gains = np.clip(gains, 0.0, None)  # negative grades (if any) count as irrelevant
-    dcg = float(np.sum(gains * discounts[: len(gains)]))
-    idcg = float(np.sum(np.array(ideal_grades) * discounts[: len(ideal_grades)]))
-    return dcg / idcg
+    if ideal == "retrieved":
+        ideal_gains = np.sort(gains)[::-1]
+    elif ideal == "judged":
+        ideal_gains = np.array(sorted((g for g in qrels.values() if g > 0), reverse=True)[:k])
+    else:
+        raise BadInputError(f"ideal must be 'retrieved' or 'judged', got {ideal!r}")
+    idcg = float(np.sum(ideal_gains * discounts[: len(ideal_gains)]))
+    if idcg <= 0:
+        return 0.0
+    if scores is not None:
+        gains = tie_averaged(gains, np.asarray(list(scores)[: len(gains)], dtype=float))
+    return float(np.sum(gains * discounts[: len(gains)])) / idcg
+
+
+def tie_averaged(gains: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each gain replaced by the mean gain of its group of equal scores (ranked best first), as
+    scikit-learn's ``ndcg_score`` (``ignore_ties=False``) counts ties."""
+    order = np.argsort(-scores, kind="stable")
+    gains, scores = gains[order], scores[order]
+    _, group, counts = np.unique(-scores, return_inverse=True, return_counts=True)
+    sums = np.zeros(len(counts))
+    np.add.at(sums, group, gains)
+    return (sums / counts)[group]
 
 
 def recall_at_k(ranked: Sequence[Hashable], qrels: Qrels, k: int) -> float:
@@ -63,18 +95,22 @@ def reciprocal_rank(ranked: Sequence[Hashable], qrels: Qrels) -> float:
 
 
 def per_query_metrics(
-    rankings: Sequence[Sequence[Hashable]], qrels: Sequence[Qrels], k: int = 10
+    rankings: Sequence[Sequence[Hashable]],
+    qrels: Sequence[Qrels],
+    k: int = 10,
+    scores: Sequence[Sequence[float]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Arrays [Q] of nDCG@k, Recall@1, Recall@k and reciprocal rank, one entry per query."""
+    """Arrays [Q] of nDCG@k (MixBench's, tie-averaged when ``scores`` are given), Recall@1,
+    Recall@k and reciprocal rank, one entry per query."""
     if len(rankings) != len(qrels):
         raise BadInputError(f"{len(rankings)} rankings but qrels for {len(qrels)} queries")
+    score_rows = scores if scores is not None else [None] * len(rankings)
+    triples = list(zip(rankings, qrels, score_rows, strict=True))
     return {
-        f"ndcg@{k}": np.array([ndcg_at_k(r, q, k) for r, q in zip(rankings, qrels, strict=True)]),
-        "recall@1": np.array([recall_at_k(r, q, 1) for r, q in zip(rankings, qrels, strict=True)]),
-        f"recall@{k}": np.array(
-            [recall_at_k(r, q, k) for r, q in zip(rankings, qrels, strict=True)]
-        ),
-        "mrr": np.array([reciprocal_rank(r, q) for r, q in zip(rankings, qrels, strict=True)]),
+        f"ndcg@{k}": np.array([ndcg_at_k(r, q, k, s) for r, q, s in triples]),
+        "recall@1": np.array([recall_at_k(r, q, 1) for r, q, _ in triples]),
+        f"recall@{k}": np.array([recall_at_k(r, q, k) for r, q, _ in triples]),
+        "mrr": np.array([reciprocal_rank(r, q) for r, q, _ in triples]),
     }
 
 

@@ -7,8 +7,19 @@ Layout of one subset folder (MSCOCO, Google_WIT, VisualNews, OVEN)::
     SUBSET/mixed_corpus.jsonl   same ids; text-only, image-only and image+text documents 1:1:1
     SUBSET/qrels/qrels.tsv      header "query_id corpus_id score"; one relevant document per query
 
-``image`` is a path relative to the subset folder; a missing or empty ``text``/``image`` field
-means the document lacks that part. ``mixed_corpus.jsonl`` is the benchmark's corpus when present.
+``image`` names a file the way the authors' pipeline resolves it (``src/extract_embedding_clip.py``
+joins it to ``SUBSET/images/``): we look relative to the subset folder, then in ``SUBSET/images/``,
+then for ``SUBSET/images/<file name>`` (other tools keep only the base name), so bare names,
+``images/…`` prefixes and absolute paths all load. When most of a corpus's images are missing the
+load stops with one line saying where it looked (the images were not downloaded), instead of
+silently dropping every image document. A missing, null or empty ``text``/``image`` field means
+the item lacks that part; ids may be strings or integers. ``mixed_corpus.jsonl`` is the
+benchmark's corpus when present.
+
+The later parquet releases (MixBench2025/2026: ``*.parquet`` files per split — ``query``,
+``corpus``/``mixed_corpus``, ``qrel`` — with ``id``/``query_id``/``corpus_id``, ``text`` and
+``image`` as bytes or a path) are read with pyarrow (``pip install 'mixsearch[parquet]'``); their
+embedded images are written once to ``~/.cache/mixsearch/mixbench-images`` (content-addressed).
 
 Evaluation (`run_mixbench`) encodes everything once, writes a precomputed-embedding folder (so a
 result is reproducible and re-running other methods is cheap) and runs
@@ -16,7 +27,9 @@ result is reproducible and re-running other methods is cheap) and runs
 on data disjoint from the test queries and corpus — another folder (``fit=``) or a held-out half
 (``fit_split=``) — and `check_disjoint` enforces it before anything is encoded.
 
-Query images (OVEN) are not used: the engine's queries are text. Their count is reported.
+Query images (OVEN's queries are image+text) are not used — the engine's queries are text — and
+never make a query unusable, found or not; the results say how many queries had one and that they
+were not used (``query_images``).
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import numpy as np
 from mixsearch.documents import Document
 from mixsearch.errors import ItemError, MixsearchError
 from mixsearch.eval.embeddings import DEFAULT_METHODS, run_embeddings_benchmark, save_embeddings_dir
+from mixsearch.eval.mixbench_parquet import parquet_files, read_parquet_rows
 from mixsearch.fusion import DEFAULT_ALPHA
 
 logger = logging.getLogger(__name__)
@@ -42,6 +56,9 @@ SUBSETS = ("MSCOCO", "Google_WIT", "VisualNews", "OVEN")
 QUERIES_FILE = "queries.jsonl"
 QRELS_FILE = Path("qrels") / "qrels.tsv"
 CORPUS_FILES = ("mixed_corpus.jsonl", "corpus.jsonl")
+IMAGE_DIR = "images"
+PARQUET_SPLITS = {"query": "queries", "mixed": "mixed_corpus", "corpus": "corpus", "qrel": "qrels"}
+PARQUET_IMAGE_CACHE = Path.home() / ".cache" / "mixsearch" / "mixbench-images"
 
 
 @dataclass
@@ -49,6 +66,7 @@ class MixQuery:
     id: str
     text: str
     image: Path | None = None
+    image_given: bool = False  # the row named an image (found or not)
 
 
 @dataclass
@@ -92,28 +110,70 @@ def load_mixbench(
     With ``download=True`` a missing copy is fetched into ``path`` with huggingface_hub first.
     """
     folder = _subset_folder(Path(path), subset, download)
+    if not (folder / QUERIES_FILE).is_file() and parquet_files(folder):
+        return _load_parquet_subset(folder)
     errors: list[ItemError] = []
     corpus_name = next((n for n in CORPUS_FILES if (folder / n).is_file()), None)
     if corpus_name is None or not (folder / QUERIES_FILE).is_file():
         raise MixsearchError(
             f"{folder}: not a MixBench subset folder (needs {QUERIES_FILE} and "
-            f"{' or '.join(CORPUS_FILES)})"
+            f"{' or '.join(CORPUS_FILES)}, or the parquet files of a later release)"
         )
     if not (folder / QRELS_FILE).is_file():
         raise MixsearchError(f"{folder}: missing {QRELS_FILE}")
-    queries = _read_queries(folder, errors)
+    queries = _read_queries(
+        folder, _read_jsonl(folder / QUERIES_FILE, errors), QUERIES_FILE, errors
+    )
     documents = read_corpus_jsonl(folder / corpus_name, folder, errors)
     qrels = _read_qrels(
-        folder / QRELS_FILE, {q.id for q in queries}, {d.id for d in documents}, errors
+        _qrels_lines(folder / QRELS_FILE),
+        QRELS_FILE.name,
+        {q.id for q in queries},
+        {d.id for d in documents},
+        errors,
     )
     return MixBenchSubset(folder.name, folder, queries, documents, qrels, corpus_name, errors)
+
+
+def _load_parquet_subset(folder: Path) -> MixBenchSubset:
+    files = parquet_files(folder)
+    missing = [split for split in ("query", "corpus", "qrels") if split not in files]
+    if missing:
+        raise MixsearchError(
+            f"{folder}: parquet files for {', '.join(missing)} not found (expected file names "
+            "starting with query, corpus or mixed_corpus, and qrel)"
+        )
+    errors: list[ItemError] = []
+
+    def rows(split: str) -> list[tuple[int, dict[str, Any]]]:
+        return read_parquet_rows(files[split], split, str(folder), PARQUET_IMAGE_CACHE)
+
+    corpus_name = files["corpus"][0].name
+    queries = _read_queries(folder, rows("query"), files["query"][0].name, errors)
+    documents = _read_corpus_rows(rows("corpus"), corpus_name, folder, errors)
+    qrel_rows = [
+        [str(r.get("query_id")), str(r.get("corpus_id")), str(r.get("score"))]
+        for _, r in rows("qrels")
+    ]
+    qrels = _read_qrels(
+        qrel_rows,
+        files["qrels"][0].name,
+        {q.id for q in queries},
+        {d.id for d in documents},
+        errors,
+    )
+    return MixBenchSubset(folder.name, folder, queries, documents, qrels, corpus_name, errors)
+
+
+def _is_subset_folder(folder: Path) -> bool:
+    return (folder / QUERIES_FILE).is_file() or "query" in parquet_files(folder)
 
 
 def _subset_folder(path: Path, subset: str | None, download: bool) -> Path:
     if download and not _looks_downloaded(path, subset):
         download_mixbench(path, [subset] if subset else None)
     if subset is None:
-        if (path / QUERIES_FILE).is_file():
+        if _is_subset_folder(path):
             return path
         found = [s for s in SUBSETS if (path / s).is_dir()]
         raise MixsearchError(
@@ -121,7 +181,7 @@ def _subset_folder(path: Path, subset: str | None, download: bool) -> Path:
         )
     folder = path / subset
     if not folder.is_dir():
-        if path.name == subset and (path / QUERIES_FILE).is_file():
+        if path.name == subset and _is_subset_folder(path):
             return path
         raise MixsearchError(
             f"{folder}: no such subset folder; download {HUB_REPO} and pass its folder "
@@ -132,7 +192,7 @@ def _subset_folder(path: Path, subset: str | None, download: bool) -> Path:
 
 def _looks_downloaded(path: Path, subset: str | None) -> bool:
     folder = path / subset if subset else path
-    return (folder / QUERIES_FILE).is_file() or any((path / s).is_dir() for s in SUBSETS)
+    return _is_subset_folder(folder) or any((path / s).is_dir() for s in SUBSETS)
 
 
 def download_mixbench(dest: str | Path, subsets: Sequence[str] | None = None) -> Path:
@@ -178,31 +238,44 @@ def _read_jsonl(path: Path, errors: list[ItemError]) -> list[tuple[int, dict[str
     return rows
 
 
-def _read_queries(folder: Path, errors: list[ItemError]) -> list[MixQuery]:
+def _read_queries(
+    folder: Path, rows: list[tuple[int, dict[str, Any]]], source: str, errors: list[ItemError]
+) -> list[MixQuery]:
+    """Queries with text; a query's own image is looked up but never makes it unusable."""
     queries: list[MixQuery] = []
     seen: set[str] = set()
-    for lineno, obj in _read_jsonl(folder / QUERIES_FILE, errors):
-        item = f"{QUERIES_FILE} line {lineno}"
+    for lineno, obj in rows:
+        item = f"{source} line {lineno}"
         qid, text = _field(obj, "query_id"), _field(obj, "text")
         reason = _id_problem(qid, seen) or (None if text else "query has no text")
-        image, image_problem = _image_path(folder, obj)
-        reason = reason or image_problem
         if reason:
             errors.append(ItemError(item if not qid else f"{item} (query {qid})", reason))
             continue
         seen.add(qid)  # type: ignore[arg-type]
-        queries.append(MixQuery(str(qid), str(text), image))
+        image_value = _field(obj, "image")
+        image = resolve_image(folder, image_value) if image_value else None
+        queries.append(MixQuery(str(qid), str(text), image, image_value is not None))
     return queries
 
 
 def read_corpus_jsonl(path: Path, folder: Path, errors: list[ItemError]) -> list[Document]:
     """Documents of a MixBench corpus file; images as absolute paths, checked to exist."""
+    return _read_corpus_rows(_read_jsonl(path, errors), path.name, folder, errors)
+
+
+def _read_corpus_rows(
+    rows: list[tuple[int, dict[str, Any]]], source: str, folder: Path, errors: list[ItemError]
+) -> list[Document]:
     documents: list[Document] = []
     seen: set[str] = set()
-    for lineno, obj in _read_jsonl(path, errors):
-        item = f"{path.name} line {lineno}"
+    named, unresolved = 0, []
+    for lineno, obj in rows:
+        item = f"{source} line {lineno}"
         doc_id, text = _field(obj, "corpus_id"), _field(obj, "text")
         image, image_problem = _image_path(folder, obj)
+        named += _field(obj, "image") is not None
+        if image_problem:
+            unresolved.append(_field(obj, "image"))
         reason = _id_problem(doc_id, seen) or image_problem
         if not reason and text is None and image is None:
             reason = "document has neither text nor image"
@@ -211,7 +284,21 @@ def read_corpus_jsonl(path: Path, folder: Path, errors: list[ItemError]) -> list
             continue
         seen.add(doc_id)  # type: ignore[arg-type]
         documents.append(Document(str(doc_id), text, image, {"line": lineno}))
+    _check_most_images_found(folder, source, named, unresolved)
     return documents
+
+
+def _check_most_images_found(
+    folder: Path, source: str, named: int, unresolved: list[str | None]
+) -> None:
+    """One line instead of a corpus silently stripped of its images (they were not downloaded,
+    or live somewhere else)."""
+    if named and 2 * len(unresolved) > named:
+        raise MixsearchError(
+            f"{folder / source}: {len(unresolved)} of {named} images not found (e.g. "
+            f"{unresolved[0]!r}); looked in {folder}/, {folder / IMAGE_DIR}/ and "
+            f"{folder / IMAGE_DIR}/<file name> — are the subset's images downloaded?"
+        )
 
 
 def _field(obj: dict[str, Any], name: str) -> str | None:
@@ -231,40 +318,68 @@ def _id_problem(item_id: str | None, seen: set[str]) -> str | None:
     return None
 
 
+def image_candidates(folder: Path, value: str) -> list[Path]:
+    """Where a row's ``image`` value may point, in the order tried: relative to the subset
+    folder, inside its ``images/`` folder (the authors' pipeline), ``images/<file name>``."""
+    rel = Path(value)
+    return [folder / rel, folder / IMAGE_DIR / rel, folder / IMAGE_DIR / rel.name]
+
+
+def resolve_image(folder: Path, value: str) -> Path | None:
+    return next((p.resolve() for p in image_candidates(folder, value) if p.is_file()), None)
+
+
 def _image_path(folder: Path, obj: dict[str, Any]) -> tuple[Path | None, str | None]:
     rel = _field(obj, "image")
     if rel is None:
         return None, None
-    path = (folder / rel).resolve()
-    if not path.is_file():
-        return None, f"image file not found: {rel}"
+    path = resolve_image(folder, rel)
+    if path is None:
+        return None, f"image file not found: {rel} (nor under {IMAGE_DIR}/)"
     return path, None
 
 
+def _qrels_lines(path: Path) -> list[list[str]]:
+    """Fields of each line of a qrels.tsv (tab-separated, or whitespace when there is no tab)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") if "\t" in line else line.split() for line in lines]
+
+
 def _read_qrels(
-    path: Path, query_ids: set[str], doc_ids: set[str], errors: list[ItemError]
+    lines: list[list[str]],
+    source: str,
+    query_ids: set[str],
+    doc_ids: set[str],
+    errors: list[ItemError],
 ) -> dict[str, dict[str, float]]:
+    """{query id: {doc id: grade}}; a first line whose score is not a number is a header."""
     qrels: dict[str, dict[str, float]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        fields = line.split("\t") if "\t" in line else line.split()
-        if not fields or not line.strip() or (lineno == 1 and fields[0] == "query_id"):
+    for lineno, fields in enumerate(lines, start=1):
+        fields = [f.strip() for f in fields]
+        if not any(fields) or (lineno == 1 and len(fields) == 3 and not _is_number(fields[2])):
             continue
-        item = f"qrels.tsv line {lineno}"
+        item = f"{source} line {lineno}"
         if len(fields) != 3:
             errors.append(ItemError(item, f"expected 3 fields, got {len(fields)}"))
             continue
-        qid, did, score = (f.strip() for f in fields)
-        try:
-            grade = float(score)
-        except ValueError:
+        qid, did, score = fields
+        if not _is_number(score):
             errors.append(ItemError(item, f"score {score!r} is not a number"))
             continue
         if qid not in query_ids or did not in doc_ids:
             missing = f"query {qid}" if qid not in query_ids else f"doc {did}"
             errors.append(ItemError(item, f"{missing} was not loaded; judgement skipped"))
             continue
-        qrels.setdefault(qid, {})[did] = grade
+        qrels.setdefault(qid, {})[did] = float(score)
     return qrels
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +578,12 @@ def run_mixbench(
         "fit_split": fit_split,
         "n_fit_images": len(fit.images),
     }
-    results["n_query_images_ignored"] = sum(q.image is not None for q in test.queries)
+    results["query_images"] = {
+        "queries_with_image": sum(q.image_given for q in test.queries),
+        "found": sum(q.image is not None for q in test.queries),
+        "used": False,
+        "note": "queries are encoded from their text only",
+    }
     results["errors"] = [e.to_dict() for e in errors] + results["errors"]
     return results
 

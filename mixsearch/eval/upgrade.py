@@ -108,8 +108,9 @@ class _UpgradeContext:
         self.modality = np.full(len(docs_a), int(Modality.TEXT))
 
     def run(self, doc_vecs: np.ndarray, query_vecs: np.ndarray) -> dict[str, Any]:
-        rankings = rank_with_store(doc_vecs, self.modality, query_vecs[self.scored], self.depth)
-        return evaluate_run(rankings, [self.qrels[q] for q in self.scored], self.modality, self.k)
+        ranked = rank_with_store(doc_vecs, self.modality, query_vecs[self.scored], self.depth)
+        qrels = [self.qrels[q] for q in self.scored]
+        return evaluate_run(ranked.ids, qrels, self.modality, self.k, ranked.scores)
 
     def run_aligned(
         self, method: str, queries_b: np.ndarray, fit_b: np.ndarray, fit_a: np.ndarray

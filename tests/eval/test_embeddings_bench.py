@@ -177,3 +177,46 @@ def test_different_dimensions_mark_none_and_center_not_applicable(tmp_path: Path
     assert "shared space" in results["methods"]["none"]["error"]
     assert "shared space" in results["methods"]["center"]["error"]
     assert results["methods"]["lstsq"]["ndcg@10"] > 0.5
+
+
+def _authors_mixbench_ndcg(emb, use_mean: bool) -> float:
+    """MixBench's own scoring (retrieval_mixbench.py), written independently of mixsearch:
+    normalise, subtract GR-CLIP's means (queries' own mean, documents' text/image means, α-mix for
+    image+text), normalise, full similarity matrix, top 10, sklearn's ndcg_score on those 10."""
+    sk = pytest.importorskip("sklearn.metrics")
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    alpha = 0.5
+    q_mean = unit(emb.fit_query).mean(axis=0) if use_mean else 0.0
+    t_mean = unit(emb.fit_text).mean(axis=0) if use_mean else 0.0
+    i_mean = unit(emb.fit_image).mean(axis=0) if use_mean else 0.0
+    texts, images = unit(emb.doc_text.astype(float)), unit(emb.doc_image.astype(float))
+    docs = []
+    for d, mode in enumerate(emb.doc_modality):
+        if mode == 0:
+            docs.append(texts[d] - t_mean)
+        elif mode == 1:
+            docs.append(images[d] - i_mean)
+        else:
+            fused = alpha * texts[d] + (1 - alpha) * images[d]
+            docs.append(fused - (alpha * t_mean + (1 - alpha) * i_mean))
+    sims = unit(unit(emb.queries.astype(float)) - q_mean) @ unit(np.array(docs)).T
+    values = []
+    for qi, row in enumerate(sims):
+        top = np.argsort(-row)[:10]
+        rel = [emb.qrels[qi].get(int(d), 0) for d in top]
+        values.append(sk.ndcg_score([rel], [row[top]], k=10))
+    return float(np.mean(values))
+
+
+def test_bench_prints_the_authors_ndcg(tmp_path: Path) -> None:
+    folder = make_gap_dir(tmp_path / "emb", seed=5)
+    rng = np.random.default_rng(6)  # queries with their own mean, as GR-CLIP estimates it
+    np.save(folder / "fit_query.npy", rng.normal(size=(80, DIM)).astype(np.float32) + 0.5)
+    emb = load_embeddings_dir(folder)
+    results = run_embeddings_benchmark(folder, ["none", "center"], splits=1, bootstrap=0)
+    for method, use_mean in (("none", False), ("center", True)):
+        ours = results["methods"][method]["ndcg@10"]
+        assert ours == pytest.approx(_authors_mixbench_ndcg(emb, use_mean), abs=1e-6)

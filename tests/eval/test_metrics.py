@@ -31,9 +31,12 @@ def test_ndcg_graded_hand_case() -> None:
     assert ndcg_at_k(["b", "a", "c"], {"a": 3.0, "b": 1.0}) == pytest.approx(expected)
 
 
-def test_ndcg_ideal_counts_relevant_docs_outside_the_ranking() -> None:
-    # Two relevant documents but only one retrieved at rank 1: DCG 1, ideal 1 + 1/log2(3).
-    assert ndcg_at_k([0, 5], {0: 1.0, 9: 1.0}, k=2) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+def test_ndcg_ideal_from_the_retrieved_top_k_as_mixbench_or_from_all_judged() -> None:
+    # Two relevant documents but only one retrieved, at rank 1. MixBench (sklearn on the top k):
+    # the ideal is built from the retrieved grades only, so 1. Judged: ideal 1 + 1/log2(3).
+    assert ndcg_at_k([0, 5], {0: 1.0, 9: 1.0}, k=2) == 1.0
+    judged = ndcg_at_k([0, 5], {0: 1.0, 9: 1.0}, k=2, ideal="judged")
+    assert judged == pytest.approx(1 / (1 + 1 / math.log2(3)))
 
 
 def test_ndcg_matches_sklearn_on_random_rankings() -> None:
@@ -47,7 +50,7 @@ def test_ndcg_matches_sklearn_on_random_rankings() -> None:
             grades[rng.integers(n_docs)] = 1.0
         ranking = list(np.argsort(-scores))
         qrels = {int(d): g for d, g in enumerate(grades) if g > 0}
-        ours = ndcg_at_k(ranking, qrels, k=10)
+        ours = ndcg_at_k(ranking, qrels, k=10, ideal="judged")
         theirs = sk.ndcg_score(grades[None, :], scores[None, :], k=10)
         assert ours == pytest.approx(theirs, abs=1e-12)
 
@@ -64,6 +67,32 @@ def test_ndcg_matches_mixbench_style_top10_call() -> None:
         y_score = np.array([np.arange(10, 0, -1, dtype=float)])
         theirs = sk.ndcg_score(y_true, y_score, k=10) if y_true.any() else 0.0
         assert ndcg_at_k(ranking, {relevant: 1.0}) == pytest.approx(theirs)
+
+
+def _authors_ndcg(sk, grades: np.ndarray, scores: np.ndarray, k: int = 10) -> float:
+    """MixBench's retrieval_mixbench.py: topk by score, then sklearn on those k only."""
+    top = np.argsort(-scores, kind="stable")[:k]
+    return float(sk.ndcg_score([grades[top]], [scores[top]], k=k))
+
+
+def test_ndcg_with_ties_and_grades_equals_the_authors_sklearn_call() -> None:
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        n = int(rng.integers(11, 40))
+        scores = rng.integers(0, 6, n).astype(float) / 5  # coarse: many ties, also across rank 10
+        grades = np.where(rng.random(n) < 0.3, rng.integers(1, 4, n), 0).astype(float)
+        ranking = list(np.argsort(-scores, kind="stable"))
+        qrels = {int(d): g for d, g in enumerate(grades) if g > 0}
+        ours = ndcg_at_k(ranking, qrels, k=10, scores=list(scores[ranking]))
+        assert ours == pytest.approx(_authors_ndcg(sk, grades, scores), abs=1e-12)
+
+
+def test_tied_scores_share_their_gain() -> None:
+    # relevant doc tied with the document above it: the gain is split over ranks 1 and 2
+    value = ndcg_at_k(["x", "a", "y"], {"a": 1.0}, k=10, scores=[0.5, 0.5, 0.1])
+    assert value == pytest.approx((1 + 1 / math.log2(3)) / 2)
+    assert ndcg_at_k(["x", "a", "y"], {"a": 1.0}, k=10) == pytest.approx(1 / math.log2(3))
 
 
 def test_recall_and_mrr_hand_cases() -> None:

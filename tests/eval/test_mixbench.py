@@ -83,7 +83,7 @@ def test_loader_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
     assert errors[f"queries.jsonl line {N + 1}"].startswith("bad JSON")
     assert (
         errors[f"mixed_corpus.jsonl line {N + 1} (doc d_missing)"]
-        == "image file not found: images/missing.png"
+        == "image file not found: images/missing.png (nor under images/)"
     )
     assert "was not loaded" in errors[f"qrels.tsv line {N + 2}"]
     assert subset.qrels["q3"] == {"d3": 1.0}
