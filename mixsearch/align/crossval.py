@@ -196,7 +196,7 @@ def choose_lambda(
     per_fold, raw = [], []
     for f in range(folds):
         held = np.flatnonzero(ids == f)
-        rows = np.sort(rng.permutation(_one_per_group(held, groups))[:max_eval])
+        test = HeldOut.draw(held, groups, max_eval, rng)
         train = total - PairStats.of(x[held], y[held])
         per_fold.append(
             _score_fold(
@@ -204,7 +204,7 @@ def choose_lambda(
                 y,
                 ids != f,
                 train,
-                rows,
+                test,
                 lambdas,
                 center=center,
                 query_mean=query_mean,
@@ -212,7 +212,7 @@ def choose_lambda(
             )
         )
         if x.shape[1] == y.shape[1]:  # raw cosine across spaces of different dims means nothing
-            raw.append([heldout_scores(y[rows], x[rows], y[rows], alpha)])
+            raw.append([test.scores(y[test.queries], x[test.items], y[test.items], alpha)])
     result = _combine(per_fold, lambdas, objective, alpha)
     if raw:
         result.before = _mean_scores(raw, 0)
@@ -224,7 +224,7 @@ def _score_fold(
     y: np.ndarray,
     train_mask: np.ndarray,
     train: PairStats,
-    rows: np.ndarray,
+    test: HeldOut,
     lambdas: tuple[float, ...],
     *,
     center: bool,
@@ -236,10 +236,37 @@ def _score_fold(
     mean_q = (query_mean if query_mean is not None else train.mean_y) if center else 0.0
     basis = data_basis(x[train_mask] - mean_x, y[train_mask] - mean_y)
     maps = FoldMaps(train.cross_cov(center), basis)
-    queries = (y[rows] - mean_q).astype(np.float32)
-    texts = (y[rows] - mean_y).astype(np.float32)
-    images = (x[rows] - mean_x).astype(np.float32)
-    return [heldout_scores(queries, maps.mapper(lam)(images), texts, alpha) for lam in lambdas]
+    queries = (y[test.queries] - mean_q).astype(np.float32)
+    texts = (y[test.items] - mean_y).astype(np.float32)
+    images = (x[test.items] - mean_x).astype(np.float32)
+    return [test.scores(queries, maps.mapper(lam)(images), texts, alpha) for lam in lambdas]
+
+
+@dataclass
+class HeldOut:
+    """One fold's held-out set: ``items`` (one row per distinct source vector: its image, and
+    its text as a document) and ``queries`` (rows whose text queries; every caption of an item,
+    so a photo's five captions all count) with ``own``, each query's item position."""
+
+    items: np.ndarray
+    queries: np.ndarray
+    own: np.ndarray
+
+    @classmethod
+    def draw(
+        cls, held: np.ndarray, groups: np.ndarray, max_eval: int, rng: np.random.Generator
+    ) -> HeldOut:
+        items = np.sort(rng.permutation(_one_per_group(held, groups))[:max_eval])
+        position = {int(g): i for i, g in enumerate(groups[items])}
+        queries = np.array([r for r in held if int(groups[r]) in position], dtype=np.int64)
+        queries = np.sort(rng.permutation(queries)[:max_eval])
+        own = np.array([position[int(g)] for g in groups[queries]], dtype=np.int64)
+        return cls(items, queries, own)
+
+    def scores(
+        self, queries: np.ndarray, images: np.ndarray, texts: np.ndarray, alpha: float | None
+    ) -> dict[str, dict[str, float]]:
+        return heldout_scores(queries, images, texts, alpha, own=self.own)
 
 
 def _combine(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.align.retrieval import normalize_rows, pair_ranks
+from mixsearch.align.retrieval import normalize_rows
 
 DEFAULT_ALPHA = 0.5  # MixBench / GR-CLIP's text weight of an image+text document
 TOP_K = 10
@@ -38,24 +38,31 @@ def mixed_ranks(
     texts: np.ndarray,
     fused: np.ndarray | None = None,
     k: int = TOP_K,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rank of image i for query i among all images, the texts j ≠ i and fused documents j ≠ i;
-    and the count of each kind among each query's top ``k`` ([Q, 3]). Rows normalised here."""
+    own: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For query i with own item ``own[i]`` (default i): the rank of that item's image among all
+    images, the texts and fused documents of the *other* items; the count of each kind among
+    the top ``k`` ([Q, 3]); and the rank of the image among the images only (pair retrieval).
+    Rows are normalised here. Several queries may share an item (captions of one photo)."""
     q, parts = normalize_rows(queries), [normalize_rows(images), normalize_rows(texts)]
     if fused is not None:
         parts.append(normalize_rows(fused))
+    own = np.arange(len(q)) if own is None else np.asarray(own)
     n = len(q)
     ranks = np.empty(n, dtype=np.int64)
+    pair = np.empty(n, dtype=np.int64)
     counts = np.zeros((n, len(KINDS)), dtype=np.int64)
     for start in range(0, n, QUERY_CHUNK):
         rows = np.arange(start, min(start + QUERY_CHUNK, n))
+        local, items = np.arange(len(rows)), own[rows]
         sims = [q[rows] @ p.T for p in parts]
         for s in sims[1:]:
-            s[np.arange(len(rows)), rows] = -np.inf  # the query's own text / document
-        own = sims[0][np.arange(len(rows)), rows]
-        ranks[rows] = sum((s > own[:, None]).sum(axis=1) for s in sims)
+            s[local, items] = -np.inf  # the query's own item as a text / fused document
+        target = sims[0][local, items]
+        better = [(s > target[:, None]).sum(axis=1) for s in sims]
+        ranks[rows], pair[rows] = sum(better), better[0]
         counts[rows] = _top_counts(np.concatenate(sims, axis=1), [p.shape[0] for p in parts], k)
-    return ranks, counts
+    return ranks, counts, pair
 
 
 def _top_counts(sims: np.ndarray, sizes: list[int], k: int) -> np.ndarray:
@@ -84,16 +91,17 @@ def heldout_scores(
     texts: np.ndarray,
     alpha: float | None,
     k: int = TOP_K,
+    own: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Both objectives on one held-out set, rows as mapped by one alignment.
+    """Both objectives on one held-out set, rows as mapped by one alignment: ``images``/``texts``
+    one row per item, ``queries`` [Q] with their item ``own`` (default: query i is item i).
 
     ``alpha=None`` leaves fused documents out (fit pairs that are not image+text documents).
     """
     images, texts = normalize_rows(images), normalize_rows(texts)
     fused = None if alpha is None else fuse(texts, images, alpha)
-    ranks, counts = mixed_ranks(queries, images, texts, fused, k)
+    ranks, counts, pairs = mixed_ranks(queries, images, texts, fused, k, own)
     shares = counts.sum(axis=0) / max(int(counts.sum()), 1)
-    pairs = pair_ranks(normalize_rows(queries), images)
     return {
         "mixed": ranking_metrics(ranks, k),
         "pairs": {

@@ -117,16 +117,17 @@ def test_polar_factor_completes_a_null_space_with_the_identity(rng) -> None:
 
 
 def test_mixed_ranks_against_a_direct_count(rng) -> None:
-    q, images, texts = unit_rows(9, 6, rng), unit_rows(9, 6, rng), unit_rows(9, 6, rng)
+    q, images, texts = unit_rows(9, 6, rng), unit_rows(4, 6, rng), unit_rows(4, 6, rng)
+    own = np.array([0, 0, 1, 1, 1, 2, 3, 3, 3])  # several captions per item
     fused = fuse(texts, images, 0.5)
-    ranks, counts = mixed_ranks(q, images, texts, fused, k=4)
+    ranks, counts, pair = mixed_ranks(q, images, texts, fused, k=4, own=own)
     fused_n = fused / np.linalg.norm(fused, axis=1, keepdims=True)
-    for i in range(9):
-        own = q[i] @ images[i]
-        others = [images @ q[i], np.delete(texts @ q[i], i), np.delete(fused_n @ q[i], i)]
-        assert ranks[i] == sum(int((o > own + 1e-12).sum()) for o in others)
-        top = np.sort(np.concatenate(others))[::-1][:4]
-        assert counts[i].sum() == 4 and top.size == 4
+    for i, item in enumerate(own):
+        target = q[i] @ images[item]
+        others = [images @ q[i], np.delete(texts @ q[i], item), np.delete(fused_n @ q[i], item)]
+        assert ranks[i] == sum(int((o > target + 1e-12).sum()) for o in others)
+        assert pair[i] == int((images @ q[i] > target + 1e-12).sum())
+        assert counts[i].sum() == 4
     # an identical competitor ties and does not push the own image down
-    ranks, _ = mixed_ranks(q[:2], q[:2], q[:2])
+    ranks, _, _ = mixed_ranks(q[:2], q[:2], q[:2])
     assert ranks.tolist() == [0, 0]
