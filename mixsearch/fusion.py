@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from mixsearch.align import Alignment
 
 
-__all__ = ["DEFAULT_ALPHA", "document_vectors", "l2_normalize", "query_vectors"]
-
 
 def document_vectors(
     text: np.ndarray | None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.align.retrieval import normalize_rows
+from mixsearch.vectors import normalize_rows
 
 DEFAULT_ALPHA = 0.5  # MixBench / GR-CLIP's text weight of an image+text document
 TOP_K = 10
