@@ -535,7 +535,9 @@ def _run_once(
     qvecs = query_vectors(emb.queries[ctx.queries], alignment)
     ranked = rank_with_store(doc_vecs, emb.doc_modality, qvecs, ctx.depth, ctx.docs)
     qrels = [emb.qrels[q] for q in ctx.queries]
-    return evaluate_run(ranked.ids, qrels, emb.doc_modality, ctx.k, ranked.scores)
+    run = evaluate_run(ranked.ids, qrels, emb.doc_modality, ctx.k, ranked.scores)
+    run["lambda"] = alignment.to_dict()["lambda"]  # `auto`'s chosen shrinkage (None otherwise)
+    return run
 
 
 def _rows(x: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
@@ -581,6 +583,9 @@ def summarize_runs(
     out["ci95"] = _bootstrap_ci(per_query, bootstrap, seed)
     out["by_modality"] = by_modality(per_query, headline["relevant_modality"])
     out[f"top{k}_share"] = headline["top_share"]
+    if headline.get("lambda") is not None:
+        out["lambda"] = headline["lambda"]
+        out["refit_lambdas"] = [r.get("lambda") for r in refits]
     return out
 
 

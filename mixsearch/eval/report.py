@@ -48,6 +48,10 @@ def markdown_report(results: Mapping[str, Any], title: str) -> str:
         "Values: headline (alignment fitted on all fit pairs) ± sd over refits on random "
         "subsets of the fit pairs, [95% bootstrap interval over test queries]."
     )
+    for method, r in _ok_methods(results).items():
+        if "lambda" in r:
+            refits = ", ".join(str(v) for v in r.get("refit_lambdas", []))
+            lines.append(f"- `{method}` chose λ = {r['lambda']} (refits: {refits or 'none'})")
     failed = {m: r["error"] for m, r in results["methods"].items() if "error" in r}
     for method, reason in failed.items():
         lines.append(f"- `{method}` not run: {reason}")

@@ -89,6 +89,8 @@ def test_cli_compares_methods_and_writes_reports(
         assert r["n_refits"] == 2
         assert sum(r["top10_share"].values()) == pytest.approx(1.0)
     assert methods["none"]["fit_sd"]["ndcg@10"] == 0.0
+    assert len(methods["auto"]["refit_lambdas"]) == 2 and "lambda" not in methods["center"]
+    assert f"`auto` chose λ = {methods['auto']['lambda']}" in (out / "report.md").read_text()
     for name in ("none", "center", "procrustes"):
         direct = _direct_metrics(folder, name)
         for metric in ("ndcg@10", "recall@1", "recall@10", "mrr"):
