@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from mixsearch.align import Alignment
 
 
-
 def document_vectors(
     text: np.ndarray | None,
     image: np.ndarray | None,

@@ -131,3 +131,10 @@ def test_mixed_ranks_against_a_direct_count(rng) -> None:
     # an identical competitor ties and does not push the own image down
     ranks, _, _ = mixed_ranks(q[:2], q[:2], q[:2])
     assert ranks.tolist() == [0, 0]
+
+
+def test_the_cv_gallery_fuses_as_the_store_does() -> None:
+    from mixsearch.align import mixed
+    from mixsearch.settings import DEFAULT_ALPHA
+
+    assert mixed.DEFAULT_ALPHA == DEFAULT_ALPHA
