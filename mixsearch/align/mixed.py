@@ -21,7 +21,9 @@ import numpy as np
 
 from mixsearch.vectors import normalize_rows
 
-DEFAULT_ALPHA = 0.5  # the store default (mixsearch.settings.DEFAULT_ALPHA; align imports no settings)
+DEFAULT_ALPHA = (
+    0.5  # the store default (mixsearch.settings.DEFAULT_ALPHA; align imports no settings)
+)
 TOP_K = 10
 KINDS = ("image", "text", "image+text")
 QUERY_CHUNK = 1024
