@@ -7,22 +7,25 @@ the rest. Image *contents* are checked later, when they are decoded for encoding
 Folder rules: images (jpg/jpeg/png/webp/gif/bmp/tif/tiff/svg/svgz) and text files (.txt/.md),
 searched recursively. An image with a same-stem .txt beside it is ONE image+text document. Document
 ids are paths relative to the folder (the image's path for image+text documents), so they are
-unique. SVG files become image documents like any other: the image loader rasterises them when
+unique; documents keep their image's absolute path, so hits resolve from any directory. SVG files become image documents like any other: the image loader rasterises them when
 ``cairosvg`` is installed and otherwise reports a per-file error with the reason. Files with any
 other suffix are not documents and not errors either: they are listed in ``CorpusRead.ignored`` so
 the caller can say how many were left out. Hidden files and folders (a name starting with ".")
-are skipped without being listed.
+are skipped without being listed. Unreadable subfolders, FIFOs, device files, broken symlinks
+and names that are not valid UTF-8 are skipped and listed as per-item errors.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mixsearch.documents import Document
+from mixsearch.documents import Document, is_utf8
 from mixsearch.errors import ItemError, ItemLoadError, MixsearchError
 
 IMAGE_SUFFIXES = frozenset(
@@ -71,10 +74,10 @@ def read_folder(root: str | Path) -> CorpusRead:
     from mixsearch.encoders.images import read_text_file
 
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden(p, root))
+    out = CorpusRead()
+    files = _regular_files(root, out.errors)
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     texts = {p for p in files if p.suffix.lower() in TEXT_SUFFIXES}
-    out = CorpusRead()
     out.ignored = [
         p.relative_to(root).as_posix()
         for p in files
@@ -87,12 +90,57 @@ def read_folder(root: str | Path) -> CorpusRead:
             texts.discard(caption_file)
             caption = _read_text_or_record(read_text_file, caption_file, root, out.errors)
         doc_id = image.relative_to(root).as_posix()
-        out.documents.append(Document(doc_id, text=caption, image=image))
+        out.documents.append(Document(doc_id, text=caption, image=Path(os.path.abspath(image))))
     for text_file in sorted(texts):
         text = _read_text_or_record(read_text_file, text_file, root, out.errors)
         if text is not None:
             out.documents.append(Document(text_file.relative_to(root).as_posix(), text=text))
     return out
+
+
+def _regular_files(root: Path, errors: list[ItemError]) -> list[Path]:
+    """Every regular, non-hidden file under ``root``, sorted; whatever cannot be a document
+    (an unreadable folder, a FIFO, a device, a broken link, an undecodable name) is an error."""
+
+    def unreadable(err: OSError) -> None:
+        where = _relative(Path(err.filename or root), root) or "."
+        errors.append(ItemError(where, f"folder skipped: {err.strerror or err}"))
+
+    found = []
+    for folder, subfolders, names in os.walk(root, onerror=unreadable):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            problem = _not_a_document_file(path, name)
+            if problem is None:
+                found.append(path)
+            else:
+                errors.append(ItemError(_relative(path, root), problem))
+    return sorted(found)
+
+
+def _not_a_document_file(path: Path, name: str) -> str | None:
+    if not is_utf8(name):
+        return "skipped: the file name is not valid UTF-8 (rename it)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        return f"skipped: {err.strerror or err} (a broken or looping link?)"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device file", stat.S_ISBLK: "a device file"}
+    kind = next((k for test, k in kinds.items() if test(mode)), None)
+    if kind is None:
+        return None if stat.S_ISDIR(mode) else "skipped: not a regular file"
+    return f"skipped: {kind}, not a regular file"
+
+
+def _relative(path: Path, root: Path) -> str:
+    """A path for messages: relative to the folder, undecodable bytes shown escaped."""
+    rel = path.relative_to(root).as_posix() if path != root else ""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def read_jsonl(path: str | Path, *, id_field: str = "id") -> CorpusRead:
@@ -131,9 +179,13 @@ def _document_from_row(row: Any, base: Path, id_field: str) -> Document:
     if doc_id is None or str(doc_id).strip() == "":
         raise ItemLoadError("", f"missing {id_field!r}")
     doc_id = str(doc_id)
+    if not is_utf8(doc_id):
+        raise ItemLoadError(f"id {doc_id!r}", "the id is not valid Unicode (a lone surrogate)")
     text = row.get("text")
     if text is not None and not isinstance(text, str):
         raise ItemLoadError(f"id {doc_id!r}", "'text' must be a string")
+    if text is not None and not is_utf8(text):
+        raise ItemLoadError(f"id {doc_id!r}", "'text' is not valid Unicode (a lone surrogate)")
     text = text if text and text.strip() else None
     image = _resolve_image(row.get("image"), base, doc_id)
     metadata = row.get("metadata") or {}
@@ -149,8 +201,12 @@ def _resolve_image(value: Any, base: Path, doc_id: str) -> Path | None:
         return None
     if not isinstance(value, str):
         raise ItemLoadError(f"id {doc_id!r}", "'image' must be a path string")
-    image = (base / value).resolve()
-    if not image.is_file():
+    try:
+        image = (base / value).resolve()
+        found = image.is_file()
+    except (OSError, RuntimeError, ValueError) as err:  # a symlink loop, an unencodable name
+        raise ItemLoadError(f"id {doc_id!r}", f"image path unusable: {value!r} ({err})") from None
+    if not found:
         raise ItemLoadError(f"id {doc_id!r}", f"image file not found: {value}")
     return image
 
@@ -172,9 +228,18 @@ def _json_lines(path: Path, errors: list[ItemError]) -> Iterator[tuple[int, Any]
         if not line.strip():
             continue
         try:
-            yield line_no, json.loads(line)
+            yield line_no, json.loads(line, parse_constant=_refuse_constant)
         except json.JSONDecodeError as err:
             errors.append(ItemError(f"{path.name}:{line_no}", f"bad JSON: {err.msg}"))
+        except ValueError as err:
+            errors.append(ItemError(f"{path.name}:{line_no}", f"bad JSON: {err}"))
+        except RecursionError:
+            errors.append(ItemError(f"{path.name}:{line_no}", "bad JSON: nested too deeply"))
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON; stored, they would make every later --where on the store fail
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _read_text_or_record(read, path: Path, root: Path, errors: list[ItemError]) -> str | None:
@@ -183,7 +248,3 @@ def _read_text_or_record(read, path: Path, root: Path, errors: list[ItemError]) 
     except ItemLoadError as err:
         errors.append(ItemError(path.relative_to(root).as_posix(), err.reason))
         return None
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -58,6 +59,32 @@ class Document:
         if self.image is not None:
             return Modality.IMAGE
         return Modality.TEXT
+
+
+def document_problem(doc: Document) -> str | None:
+    """Why the store could not keep ``doc`` (one line), or None: checked per document, so one
+    bad document fails alone instead of aborting its batch at the commit."""
+    if not isinstance(doc.id, str) or not doc.id.strip():
+        return "the id must be a non-empty string"
+    for what, value in (("id", doc.id), ("text", doc.text)):
+        if value is not None and not is_utf8(value):
+            return f"the {what} is not valid Unicode (a lone surrogate or undecodable file name)"
+    if not isinstance(doc.metadata, dict):
+        return "metadata must be a JSON object"
+    try:
+        json.dumps(doc.metadata, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        return f"metadata is not storable JSON ({reason})"
+    return None
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass

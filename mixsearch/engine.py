@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixsearch.documents import DocRecord, Document, Modality
+from mixsearch.documents import DocRecord, Document, Modality, document_problem
 from mixsearch.errors import (
     AlignmentError,
     BadInputError,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from mixsearch.rank import Hit
     from mixsearch.store import Store
 
+MAX_HITS = 10_000  # per query: k and candidates beyond this only exhaust memory
 MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the raw space
 COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
 
@@ -117,6 +118,7 @@ class Engine:
         self._device = device
         self._alignment_origin = alignment_origin
         self._alignment_choice = alignment_choice  # None until known (after `auto` has chosen)
+        self._claim: Any = None  # the new store's write lock, from before encoding to creation
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -158,10 +160,7 @@ class Engine:
             AlignmentError: an alignment folder that does not exist or cannot be read.
         """
         path = Path(path)
-        if (path / "manifest.json").exists():
-            raise StoreExistsError(
-                f"{path} already holds a store; open it with Engine.open to add to it"
-            )
+        _refuse_existing(path)
         if not 0.0 <= alpha <= 1.0:
             raise BadInputError(f"alpha must lie in [0, 1], got {alpha}")
         spec, instance = _split_encoder(encoder)
@@ -184,12 +183,17 @@ class Engine:
             device=device,
         )
         if not isinstance(engine._alignment, str):
-            engine._create_store()
+            engine._create_store_now()
         return engine
 
     @classmethod
     def open(
-        cls, path: str | Path, *, encoder: EncoderSpec | Encoder | None = None, device: str = "auto"
+        cls,
+        path: str | Path,
+        *,
+        encoder: EncoderSpec | Encoder | None = None,
+        device: str = "auto",
+        readonly: bool = False,
     ) -> Engine:
         """Re-open an existing store with the settings it was built with.
 
@@ -199,23 +203,28 @@ class Engine:
                 rebuilt from the recorded spec. A different encoder is refused when it is first
                 needed (its fingerprint is checked against the manifest).
             device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for the encoder.
+            readonly: for searching: nothing on disk is changed, and read-only media work.
 
         Returns:
             The engine, its store open (reading needs no lock; writing takes the store's lock).
 
         Raises:
             StoreNotFoundError: ``path`` is not a mixsearch store.
-            StoreCorruptError: the store's files are damaged.
+            StoreCorruptError: the store's files are damaged (the message names
+                `mixsearch verify --repair`), or a half-created store.
             StoreVersionError: the store was written in a format this version does not read.
             AlignmentError: the store's alignment folder was replaced or removed.
         """
         from mixsearch.store import Store
 
         path = Path(path)
-        if not (path / "manifest.json").exists():
-            raise StoreNotFoundError(f"{path} is not a mixsearch store (no manifest.json)")
-        store = Store.open(path)
+        store = Store.open(path, readonly=readonly)
         settings = StoreSettings.from_manifest(store.manifest)
+        try:
+            alignment = _load_store_alignment(path, settings)
+        except BaseException:
+            store.close()
+            raise
         spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
         if spec is None and instance is None:
             spec = settings.encoder_spec
@@ -224,7 +233,7 @@ class Engine:
             store=store,
             encoder_spec=spec,
             encoder=instance,
-            alignment=_load_store_alignment(path, settings),
+            alignment=alignment,
             index=settings.index_spec,
             alpha=settings.alpha,
             dim=store.dim,
@@ -236,6 +245,7 @@ class Engine:
         return engine
 
     def close(self) -> None:
+        self._release_claim()
         if self._store is not None:
             self._store.close()
 
@@ -327,7 +337,25 @@ class Engine:
 
         if self._store is None and not is_auto(self._index):
             validate_spec(self._index, self._dim or self.encoder.dim)  # before any encoding
-        docs, hashes = self._dedupe(list(documents), report)
+        if self._store is None:
+            self._claim_new_store()  # a second creator is told now, not after encoding
+        try:
+            return self._add(list(documents), report, progress, commit_every, cache)
+        except BaseException:
+            self._abandon_creation()
+            raise
+        finally:
+            self._release_claim()
+
+    def _add(
+        self,
+        documents: list[Document],
+        report: AddReport,
+        progress: bool,
+        commit_every: int,
+        cache: EmbeddingCache | bool,
+    ) -> AddReport:
+        docs, hashes = self._dedupe(documents, report)
         if not docs:
             report.alignment = self._alignment_label()
             return report
@@ -377,7 +405,7 @@ class Engine:
             if isinstance(self._alignment, str):
                 self._alignment = None  # nothing to fit on: vectors arrive already aligned
             self._dim = vectors.shape[1]
-            self._create_store()
+            self._create_store_now()
         records = [
             DocRecord(
                 doc_id=str(doc_id),
@@ -550,8 +578,10 @@ class Engine:
         """
         from mixsearch.rank import rank
 
-        if k < 1:
-            raise BadInputError(f"k must be at least 1, got {k}")
+        if k < 1 or k > MAX_HITS:
+            raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
+        if candidates is not None and candidates > 4 * MAX_HITS:
+            raise BadInputError(f"candidates must be at most {4 * MAX_HITS}, got {candidates}")
         q = np.atleast_2d(np.asarray(query_vectors_raw, dtype=np.float32))
         if q.shape[1] != self.store.dim:
             raise BadInputError(
@@ -644,7 +674,10 @@ class Engine:
         hash of each, computed once: it decides "unchanged" and is stored with the record."""
         unique: dict[str, Document] = {}
         for doc in docs:
-            if doc.id in unique:
+            problem = document_problem(doc)
+            if problem is not None:
+                report.errors.append(ItemError(_printable(doc.id), problem))
+            elif doc.id in unique:
                 report.errors.append(ItemError(doc.id, "duplicate document id in this batch"))
             else:
                 unique[doc.id] = doc
@@ -737,26 +770,62 @@ class Engine:
         alignment = self.alignment
         if self._alignment_choice is None:
             self._alignment_choice = AlignmentChoice.GIVEN if alignment else AlignmentChoice.NONE
+        claim = self._claim_new_store()
+        from mixsearch.store.crashpoints import crash_point
+
+        if alignment is not None:
+            # Saved (and fsynced) first, committed second, in the one SQLite transaction that
+            # creates the store: a crash in between leaves an uncommitted creation, never a store
+            # whose manifest claims an alignment it does not apply.
+            alignment.save(self.path / ALIGNMENT_DIR)
+            crash_point("alignment-saved")
         settings = StoreSettings(
             **self._encoder_settings(),
             alpha=self.alpha,
             alignment_choice=self._alignment_choice,
             alignment_origin=self._alignment_origin or ("given" if alignment else "none"),
+            alignment_fingerprint=alignment.fingerprint if alignment is not None else None,
+            alignment_file=ALIGNMENT_DIR if alignment is not None else None,
+            alignment_method=alignment.method if alignment is not None else None,
             index_spec=self._index,
         )
         self._store = Store.create(
-            self.path, dim=dim, index_spec=self._index, extra=settings.to_extra()
+            self.path, dim=dim, index_spec=self._index, extra=settings.to_extra(), claimed=claim
         )
-        if alignment is not None:
-            # Saved first, recorded second: the manifest never names a file that is not there.
-            alignment.save(self.path / ALIGNMENT_DIR)
-            self._store.update_extra(
-                {
-                    "alignment_fingerprint": alignment.fingerprint,
-                    "alignment_file": ALIGNMENT_DIR,
-                    "alignment_method": alignment.method,
-                }
-            )
+        self._claim = None  # the store holds it now, until `_release_claim`
+
+    def _create_store_now(self) -> None:
+        """Create the store outside `add` (an alignment given up front, or precomputed vectors)."""
+        try:
+            self._create_store()
+        except BaseException:
+            self._abandon_creation()
+            raise
+        finally:
+            self._release_claim()
+
+    def _claim_new_store(self) -> Any:
+        if self._claim is None:
+            from mixsearch.store.crashpoints import crash_point
+            from mixsearch.store.layout import claim_new_store
+
+            self._claim = claim_new_store(self.path)
+            crash_point("claimed")
+        return self._claim
+
+    def _release_claim(self) -> None:
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
+        if self._store is not None:
+            self._store.release_lock()
+
+    def _abandon_creation(self) -> None:
+        """An `add` that failed before the store was committed leaves nothing behind."""
+        if self._claim is not None and self._store is None:
+            from mixsearch.store.layout import clear_interrupted_creation
+
+            clear_interrupted_creation(self.path)
 
     def _encoder_settings(self) -> dict[str, Any]:
         """The encoder fields of the store's settings (none for a vector-only engine)."""
@@ -829,6 +898,20 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
+def _refuse_existing(path: Path) -> None:
+    """`create` needs an absent or empty directory: a store, a half-created one or anything else
+    there is refused with what to do (before any document is read)."""
+    from mixsearch.store.layout import StoreState, refuse_unless_absent, store_state
+
+    state = store_state(path)
+    if state is StoreState.COMMITTED:
+        raise StoreExistsError(
+            f"{path} already holds a store; open it with Engine.open to add to it"
+        )
+    if state is not StoreState.ABSENT:
+        refuse_unless_absent(path, state)
+
+
 def content_hash(doc: Document) -> str:
     """sha256 over the text and the image bytes: unchanged documents are skipped on re-index."""
     digest = hashlib.sha256()
@@ -842,6 +925,13 @@ def content_hash(doc: Document) -> str:
         except OSError:
             digest.update(str(doc.image).encode())
     return digest.hexdigest()
+
+
+def _printable(doc_id: Any) -> str:
+    """An id for a message, even one that is not valid Unicode."""
+    return (
+        repr(doc_id) if not isinstance(doc_id, str) else doc_id.encode("utf-8", "replace").decode()
+    )
 
 
 def _embedding_cache(cache: EmbeddingCache | bool) -> EmbeddingCache | None:

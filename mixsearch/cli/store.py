@@ -168,7 +168,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     engine: Engine | None = None
     try:
         # Every setting is checked before any document is read or encoded.
-        if (args.into / "manifest.json").exists():
+        if _holds_store(args.into):
             engine = open_for_adding(args, settings, given)
         else:
             check_new_settings(settings)
@@ -201,6 +201,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _holds_store(path: Path) -> bool:
+    """Whether `index` adds to a store at ``path``; a half-created store or a folder that is not
+    a store is refused here, with the remedy, before the corpus is read."""
+    from mixsearch.store.layout import StoreState, refuse_unless_absent, store_state
+
+    state = store_state(path)
+    if state is StoreState.COMMITTED:
+        return True
+    if state is not StoreState.ABSENT:
+        refuse_unless_absent(path, state)
+    return False
+
+
 def _render_index(p: dict[str, Any]) -> str:
     lines = [
         f"indexed into {p['store']}: {p['added']} added, {p['updated']} updated, "
@@ -228,7 +241,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     where = parse_where(args.where)  # before the store is opened or the encoder loaded
     check_bridge_flags(args)
-    with Engine.open(args.store, device=args.device) as engine:
+    _check_hits(args.k, args.candidates)
+    with Engine.open(args.store, device=args.device, readonly=True) as engine:
         if args.query_encoder is None:
             engine.check_encoder(remedy=SAME_ENCODER_REMEDY)
         try:
@@ -293,6 +307,15 @@ def _snippet(hit: dict[str, Any]) -> str:
     return (text or f"[{Path(image).name}]") if image else text
 
 
+def _check_hits(k: int, candidates: int | None) -> None:
+    from mixsearch.engine import MAX_HITS
+
+    if not 1 <= k <= MAX_HITS:
+        raise MixsearchError(f"-k {k}: give between 1 and {MAX_HITS} hits per query")
+    if candidates is not None and not 1 <= candidates <= 4 * MAX_HITS:
+        raise MixsearchError(f"--candidates {candidates}: give between 1 and {4 * MAX_HITS}")
+
+
 WHERE_FORMS = "key=value, key>=x, key<=x, key>x or key<x"
 _WHERE = re.compile(r"^\s*([^<>=!]+?)\s*(>=|<=|=|>|<)\s*(.*?)\s*$", re.DOTALL)
 _RANGE_OPS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
@@ -320,6 +343,10 @@ def parse_where(clauses: list[str]) -> dict[str, Any] | None:
                     f"bad --where {clause!r}: {key} already has an equality filter"
                 )
             bounds[_RANGE_OPS[op]] = value
+    if where:
+        from mixsearch.store.db import filter_sql
+
+        filter_sql(None, where)  # values SQLite cannot compare are refused before any work
     return where or None
 
 
@@ -333,7 +360,7 @@ def _parse_value(raw: str) -> Any:
 def cmd_info(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
-    with Engine.open(args.store) as engine:
+    with Engine.open(args.store, readonly=True) as engine:
         info = engine.info()
     emit(info, args.json, _render_info)
     return 0
@@ -461,7 +488,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
     texts = [line.strip() for line in read_text_file(args.texts).splitlines() if line.strip()]
-    with Engine.open(args.store) as engine:
+    with Engine.open(args.store, readonly=True) as engine:
         bridge = engine.fit_bridge(args.query_encoder, texts, method=args.method)
     bridge.save(args.out)
     payload = {

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 TEXT = "text"
 IMAGE = "image"
+MAX_TEXT_CHARS = 32 * 1024  # well beyond 256 tokens (MiniLM) or 77 (CLIP) of any real text
 
 
 @runtime_checkable
@@ -102,6 +103,10 @@ class BatchedTextsMixin:
         progress: bool = False,
         normalize: bool = True,
     ) -> np.ndarray:
+        # Tokenisers read the whole text before truncating to the model's context (a 20 MB text
+        # cost 44 s and 4 GB); no model here reads past a few hundred tokens, so a character
+        # budget far above that changes no vector and bounds the cost.
+        texts = [t[:MAX_TEXT_CHARS] for t in texts]
         return encode_in_batches(
             texts,
             batch_size or self.batch_size,

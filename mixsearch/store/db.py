@@ -10,15 +10,17 @@ never need the encoder.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from mixsearch.documents import DocRecord, Modality
-from mixsearch.errors import BadInputError
+from mixsearch.errors import BadInputError, StoreCorruptError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS dead (faiss_id INTEGER PRIMARY KEY, gen INTEGER NOT N
 RECORD_COLUMNS = "faiss_id, doc_id, modality, text, image_path, metadata, content_hash"
 RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 CHUNK_ROWS = 50_000
+INT64 = (-(2**63), 2**63 - 1)  # SQLite integers
 IDS_PARAM = "(SELECT value FROM json_each(?))"  # one cached statement for any number of ids
 
 
@@ -51,11 +54,39 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    _tune_reads(conn)
+    return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write the database (``mode=ro``): read commands never change a
+    store. On read-only media SQLite cannot create the WAL's shared-memory file, so the database
+    is then opened ``immutable`` — safe only when no write-ahead log holds committed pages that
+    the main file lacks, which is checked first (the last writer to close folds it in)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreCorruptError(
+                f"{path.parent}: the store is read-only and its write-ahead log {wal.name} holds "
+                "commits not yet folded into the database; run `mixsearch verify "
+                f"{path.parent} --repair` once where it is writable to fold them in"
+            ) from None
+        conn = sqlite3.connect(
+            uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+        )
+    _tune_reads(conn)
+    return conn
+
+
+def _tune_reads(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA busy_timeout=30000")
     # Reads go through mmap and a 64 MB page cache: per-query lookups stay in memory.
     conn.execute("PRAGMA mmap_size=1073741824")
     conn.execute("PRAGMA cache_size=-65536")
-    return conn
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -233,4 +264,8 @@ def _scalar(key: str, value: Any) -> Any:
         raise BadInputError(
             f"metadata filter on {key!r}: compare with a string, number or boolean, got {value!r}"
         )
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        raise BadInputError(f"metadata filter on {key!r}: {value} does not fit in 64 bits")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInputError(f"metadata filter on {key!r}: compare with a finite number")
     return int(value) if isinstance(value, bool) else value

@@ -39,33 +39,39 @@ from mixsearch.errors import (
     BadInputError,
     StoreCorruptError,
     StoreError,
-    StoreExistsError,
     StoreInputError,
     StoreLockedError,
     StoreNotFoundError,
     StoreSettingsError,
     StoreVersionError,
 )
-from mixsearch.store import db
+from mixsearch.store import db, index_file, layout
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.integrity import IntegrityReport, check_store
-from mixsearch.vectors import atomic_write_path, atomic_write_text
+from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
+from mixsearch.vectors import atomic_write_text
 
 FORMAT_VERSION = 1
-DB_NAME = "store.sqlite"
-MANIFEST_NAME = "manifest.json"
-LOCK_NAME = "write.lock"
 DEFAULT_CHECKPOINT_ROWS = 10_000
 LOCK_WAIT_S = 60.0
 NORM_TOLERANCE = 1e-3
 
 
+class StoreDamagedError(StoreCorruptError):
+    """A committed file does not match its commit record; `mixsearch verify --repair` fixes it."""
+
+
+REPAIR_HINT = "run `mixsearch verify {path} --repair` to rebuild it from the document table"
+
+
 class Store:
     """A document store with one FAISS index; see the module docstring for the commit protocol."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self._conn = db.connect(path / DB_NAME)
+        self.readonly = readonly  # opened by a read command: nothing on disk is ever changed
+        self._conn = db.connect_readonly(path / DB_NAME) if readonly else db.connect(path / DB_NAME)
         self._meta: dict[str, Any] = {}
         self._index: faiss.Index | None = None
         self._traits = spec_mod.IndexTraits.of(None)
@@ -73,7 +79,9 @@ class Store:
         self._dead = np.empty(0, dtype=np.int64)  # ids masked at search time (HNSW only)
         self._dead_selector: Any = None
         self._lock_file: Any = None
+        self._held_lock: Any = None  # the lock a creation claimed, held until `release_lock`
         self._wrote = False
+        self._skip_index = False  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
 
     # ---- creation and opening -------------------------------------------------------------
@@ -88,8 +96,9 @@ class Store:
         extra: dict | None = None,
         memory_budget_bytes: int = spec_mod.DEFAULT_MEMORY_BUDGET,
         checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
+        claimed: Any = None,
     ) -> Store:
-        """Create an empty store in a new or empty directory.
+        """Create an empty store in a new or empty directory, in one SQLite commit.
 
         Args:
             path: The store directory (created if missing; must be empty if it exists).
@@ -100,27 +109,73 @@ class Store:
             memory_budget_bytes: What ``auto`` may spend on the index.
             checkpoint_rows: A FAISS checkpoint is rewritten once the rows changed since the
                 last one exceed max(checkpoint_rows, n/8).
+            claimed: The lock `layout.claim_new_store` returned to a caller that put files in
+                the directory first (the engine's alignment); the store then holds it until
+                `release_lock`. Without it, the directory is claimed and released here.
 
         Returns:
             The open store.
 
         Raises:
             StoreExistsError: ``path`` exists and is not an empty directory.
+            StoreLockedError: another process is creating the store.
+            StoreCorruptError: ``path`` holds an interrupted creation (`verify --repair`).
             StoreInputError: ``dim`` is not a positive integer, or ``extra`` is not JSON-able.
             IndexSpecError: ``index_spec`` is invalid for ``dim``.
         """
         path = Path(path)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise StoreExistsError(
-                f"{path}: refusing to create a store here: it exists and is not an empty directory"
-            )
         if not isinstance(dim, int) or dim < 1:
             raise StoreInputError(f"{path}: dimension must be a positive integer, got {dim!r}")
         spec_mod.validate_spec(index_spec, dim)
         _json_or_error(extra or {}, f"{path}: manifest extra")
-        path.mkdir(parents=True, exist_ok=True)
+        lock = claimed if claimed is not None else layout.claim_new_store(path)
+        try:
+            store = cls._create_claimed(
+                path, lock, dim, index_spec, extra or {}, memory_budget_bytes, checkpoint_rows
+            )
+        except BaseException:
+            if claimed is None:
+                lock.close()
+            raise
+        if claimed is None:
+            store.release_lock()
+        return store
+
+    @classmethod
+    def _create_claimed(
+        cls,
+        path: Path,
+        lock: Any,
+        dim: int,
+        index_spec: str,
+        extra: dict,
+        memory_budget_bytes: int,
+        checkpoint_rows: int,
+    ) -> Store:
         store = cls(path)
+        try:
+            store._write_initial_meta(
+                lock, dim, index_spec, extra, memory_budget_bytes, checkpoint_rows
+            )
+        except BaseException:
+            store._held_lock = None  # the caller owns the lock on failure
+            store._conn.close()
+            raise
+        return store
+
+    def _write_initial_meta(
+        self,
+        lock: Any,
+        dim: int,
+        index_spec: str,
+        extra: dict,
+        memory_budget_bytes: int,
+        checkpoint_rows: int,
+    ) -> None:
+        store, path = self, self.path
+        store._held_lock = lock
         db.create_schema(store._conn)
+        crash_point("schema-created")
         now = _utc_now()
         initial = {
             "format_version": FORMAT_VERSION,
@@ -135,41 +190,68 @@ class Store:
             "count": 0,
             "modality_counts": {},
             "search_params": None,
-            "extra": extra or {},
+            "extra": extra,
             "memory_budget_bytes": int(memory_budget_bytes),
             "checkpoint_rows": int(checkpoint_rows),
             "created_at": now,
             "updated_at": now,
         }
-        with store._transaction():
+        with store._transaction():  # the moment the directory becomes a store
             db.write_meta(store._conn, initial)
+        crash_point("store-committed")
+        _unlink_quietly(path / CREATING_NAME)
         store._load()
         store._write_manifest()
-        return store
+
+    def release_lock(self) -> None:
+        """Let other writers in after a creation (see `create`'s ``claimed``)."""
+        if self._held_lock is not None:
+            self._held_lock.close()
+            self._held_lock = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, expect: dict | None = None) -> Store:
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        expect: dict | None = None,
+        readonly: bool = False,
+        load_index: bool = True,
+    ) -> Store:
         """Open an existing store at its last committed state.
 
         Args:
             path: The store directory.
             expect: ``extra`` values that must match what the store was built with.
+            readonly: For read commands: works on read-only media and never writes a file.
+            load_index: False opens the committed rows only, no index (`verify --repair`).
 
         Returns:
             The open store (files of uncommitted generations are cleaned up when no writer is
-            busy).
+            busy and the store is not opened read-only).
 
         Raises:
             StoreNotFoundError: ``path`` is not a store.
-            StoreCorruptError: the document table or the committed index file is damaged.
+            StoreCorruptError: the document table or the committed index file is damaged
+                (`StoreDamagedError`, naming `mixsearch verify --repair`), or a creation was
+                interrupted.
             StoreVersionError: another storage format.
             StoreSettingsError: an ``expect`` value differs.
+            StoreError: a writer on a read-only store.
         """
         path = Path(path)
+        state = layout.store_state(path)
+        if state is layout.StoreState.INTERRUPTED:
+            raise layout.interrupted_error(path)
+        if state is layout.StoreState.DAMAGED:
+            raise StoreCorruptError(layout.damaged_message(path))
         if not (path / DB_NAME).is_file():
             raise StoreNotFoundError(f"{path}: not a mixsearch store (no {DB_NAME})")
+        if not readonly:
+            _refuse_unwritable(path)
         try:
-            store = cls(path)
+            store = cls(path, readonly=readonly)
+            store._skip_index = not load_index
         except sqlite3.DatabaseError as err:
             raise StoreCorruptError(
                 f"{path}: cannot read its document table {DB_NAME} ({err})"
@@ -178,7 +260,8 @@ class Store:
             store._load()
             store._check_format()
             store._check_expected(expect or {})
-            store._clean_stale_files_if_unlocked()
+            if not readonly:
+                store._clean_stale_files_if_unlocked()
         except sqlite3.DatabaseError as err:
             store._conn.close()
             raise StoreCorruptError(
@@ -367,6 +450,11 @@ class Store:
         with self._writing():
             self._rebuild(index_spec)
 
+    def write_manifest(self) -> None:
+        """Rewrite manifest.json from the committed meta (it is a mirror; SQLite is the truth)."""
+        with self._writing():
+            self._write_manifest()
+
     def checkpoint(self) -> None:
         """Write the FAISS index file so the next open needs no replay."""
         with self._writing():
@@ -380,6 +468,7 @@ class Store:
             if self._wrote and self._meta.get("pending_rows", 0) > 0:
                 self.checkpoint()
         finally:
+            self.release_lock()
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
             self._index = None
@@ -581,8 +670,19 @@ class Store:
         """Hold the exclusive write lock; reload first if another writer committed meanwhile."""
         if self._conn is None:
             raise StoreError(f"{self.path}: store is closed")
+        if self.readonly:
+            raise StoreError(f"{self.path}: the store was opened read-only")
         if self._lock_file is not None:  # re-entrant use from within this object
             yield
+            return
+        if self._held_lock is not None:  # held since creation: nobody else can have committed
+            self._lock_file = self._held_lock
+            try:
+                with self._one_line_write_errors():
+                    yield
+                self._wrote = True
+            finally:
+                self._lock_file = None
             return
         lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 (held across the block)
         try:
@@ -594,21 +694,38 @@ class Store:
             else:
                 self._meta = committed  # picks up settings another process changed
                 self._parameter_cache.clear()
-            yield
+            with self._one_line_write_errors():
+                yield
             self._wrote = True
         finally:
             self._lock_file = None
             lock_file.close()  # releases the flock
 
     @contextlib.contextmanager
+    def _one_line_write_errors(self) -> Iterator[None]:
+        """A full disk or an I/O error while writing is one line that says nothing was lost."""
+        try:
+            yield
+        except (sqlite3.Error, OSError, RuntimeError) as err:
+            if isinstance(err, RuntimeError) and "faiss" not in str(err).lower():
+                raise
+            reason = getattr(err, "strerror", None) or " ".join(str(err).split())[-200:]
+            raise StoreError(
+                f"{self.path}: could not write ({reason}); nothing of this change was committed "
+                "and the store keeps its last committed state"
+            ) from None
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # a failed COMMIT (disk full) leaves it open
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
     def _commit(
         self, records: list[DocRecord], vectors: np.ndarray, removed: dict[int, int]
@@ -628,8 +745,10 @@ class Store:
             checkpoint = just_built or pending >= max(m["checkpoint_rows"], m["count"] // 8)
             updates = self._commit_updates(gen, len(records), records, removed)
             if checkpoint:
-                self._write_index_file(gen)
-                updates.update(index_generation=gen, pending_rows=0)
+                updates.update(
+                    index_generation=gen, pending_rows=0, index_file=self._write_index_file(gen)
+                )
+                crash_point("index-written")
             else:
                 updates["pending_rows"] = pending
             with self._transaction():
@@ -639,6 +758,7 @@ class Store:
                 if checkpoint and self._traits.removable:
                     self._conn.execute("DELETE FROM dead")
                 db.write_meta(self._conn, updates)
+            crash_point("rows-committed")
         except BaseException:
             self._load()  # the in-memory index may hold uncommitted changes
             raise
@@ -695,12 +815,13 @@ class Store:
         """Write the current in-memory index as the checkpoint of the committed generation."""
         gen = self._meta["generation"]
         old = self._meta["index_generation"]
-        self._write_index_file(gen)
+        updates = {"index_generation": gen, "pending_rows": 0}
+        updates["index_file"] = self._write_index_file(gen)
         with self._transaction():
             if self._traits.removable:
                 self._conn.execute("DELETE FROM dead")
-            db.write_meta(self._conn, {"index_generation": gen, "pending_rows": 0})
-        self._meta.update(index_generation=gen, pending_rows=0)
+            db.write_meta(self._conn, updates)
+        self._meta.update(updates)
         self._after_commit(old)
 
     def _upgrade_auto_spec(self) -> None:
@@ -725,8 +846,7 @@ class Store:
             if spec != m["index_spec_resolved"]:
                 updates["search_params"] = None  # tuned values belong to the old index kind
             self._set_index(index, np.empty(0, np.int64))
-            if index is not None:
-                self._write_index_file(gen)
+            updates["index_file"] = self._write_index_file(gen) if index is not None else None
             with self._transaction():
                 self._conn.execute("DELETE FROM dead")
                 db.write_meta(self._conn, updates)
@@ -763,17 +883,10 @@ class Store:
     def _index_file(self, gen: int) -> Path:
         return self.path / f"index.{gen}.faiss"
 
-    def _write_index_file(self, gen: int) -> None:
-        final = self._index_file(gen)
-        index = self._index
-        assert index is not None
-        # sync_dir: the rename itself is durable before the transaction naming it commits
-        atomic_write_path(
-            final,
-            lambda tmp: faiss.write_index(index, str(tmp)),
-            sync_dir=True,
-            tmp_name=final.name + ".tmp",
-        )
+    def _write_index_file(self, gen: int) -> dict[str, Any]:
+        """Write the checkpoint of generation ``gen``; its record goes into the same commit."""
+        assert self._index is not None
+        return index_file.write_index_file(self._index, self._index_file(gen))
 
     def _write_manifest(self) -> None:
         # A mirror of the SQLite meta (the truth), so no fsync.
@@ -793,9 +906,8 @@ class Store:
             except FileNotFoundError as err:
                 # A writer checkpointed and deleted our snapshot's file: take a newer snapshot.
                 if attempt == 4:
-                    raise StoreCorruptError(
-                        f"{self.path}: the committed index file {Path(str(err)).name} is "
-                        f"missing; the store is damaged (rebuild it)"
+                    raise self._damaged(
+                        f"its committed index file {Path(str(err)).name} is missing"
                     ) from None
                 time.sleep(0.05)
 
@@ -806,9 +918,9 @@ class Store:
             if "format_version" not in meta:
                 raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
             index = None
-            if meta["index_spec_resolved"] is not None:
+            if meta["index_spec_resolved"] is not None and not self._skip_index:
                 index_gen = meta["index_generation"]
-                index = faiss.read_index(str(_existing(self._index_file(index_gen))))
+                index = self._read_checkpoint(meta)
                 for ids, vecs in db.iter_vectors(self._conn, meta["dim"], added_after=index_gen):
                     index.add_with_ids(vecs, ids)
             dead = np.fromiter(
@@ -820,9 +932,40 @@ class Store:
             if len(dead):
                 index.remove_ids(dead)  # type: ignore[arg-type]
             dead = np.empty(0, np.int64)
+        if index is not None:
+            self._check_live_count(index, dead, meta)
         self._meta = meta
         self._pending_spec = {}
         self._set_index(index, np.sort(dead) if index is not None else np.empty(0, np.int64))
+
+    def _read_checkpoint(self, meta: dict[str, Any]) -> faiss.Index:
+        path = _existing(self._index_file(meta["index_generation"]))
+        recorded = meta.get("index_file")
+        if recorded is not None and recorded.get("name") != path.name:
+            raise self._damaged(
+                f"its commit names index file {recorded.get('name')}, not {path.name}"
+            )
+        try:
+            return index_file.read_index_file(path, meta.get("index_file"), meta["dim"])
+        except index_file.IndexFileError as err:
+            raise self._damaged(
+                f"its index file {path.name} is not the committed one: {err}"
+            ) from None
+
+    def _check_live_count(self, index: faiss.Index, dead: np.ndarray, meta: dict) -> None:
+        """Checkpoint + replay must hold exactly the committed documents (HNSW keeps removed
+        ids masked, some of them possibly never replayed: a range then)."""
+        count, total = meta["count"], int(index.ntotal)
+        if count == total or (
+            not spec_mod.is_removable(index) and total - len(dead) <= count < total
+        ):
+            return
+        raise self._damaged(
+            f"its index holds {total} vectors ({len(dead)} removed) for {count} documents"
+        )
+
+    def _damaged(self, what: str) -> StoreDamagedError:
+        return StoreDamagedError(f"{self.path}: {what}; " + REPAIR_HINT.format(path=self.path))
 
     def _set_index(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         self._index = index
@@ -864,6 +1007,7 @@ class Store:
                 if f.name not in keep:
                     _unlink_quietly(f)
             _unlink_quietly(self.path / (MANIFEST_NAME + ".tmp"))
+            _unlink_quietly(self.path / CREATING_NAME)  # a creation killed after its commit
             if committed["generation"] == self._meta["generation"]:
                 self._write_manifest()
         finally:
@@ -887,8 +1031,8 @@ def _check_record(rec: DocRecord) -> None:
 
 def _json_or_error(value: Any, what: str) -> None:
     try:
-        json.dumps(value)
-    except (TypeError, ValueError) as err:
+        json.dumps(value, allow_nan=False)  # NaN would break every later --where on the store
+    except (TypeError, ValueError, RecursionError) as err:
         raise StoreInputError(f"{what} is not JSON-serialisable: {err}") from None
 
 
@@ -915,6 +1059,17 @@ def _acquire(lock_file: Any, path: Path) -> None:
                     f"{LOCK_WAIT_S:.0f} s; try again when it finishes"
                 ) from None
             time.sleep(0.05)
+
+
+def _refuse_unwritable(path: Path) -> None:
+    """A writer on read-only media (or without write permission) is refused up front, in one
+    line, rather than failing half-way with a SQLite error."""
+    for target in (path, path / DB_NAME):
+        if not os.access(target, os.W_OK):
+            raise StoreError(
+                f"{path}: the store is read-only ({target.name} is not writable); search, info "
+                "and verify work on it, but it cannot be changed"
+            )
 
 
 def _existing(path: Path) -> Path:

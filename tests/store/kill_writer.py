@@ -5,6 +5,9 @@ Usage: python kill_writer.py STORE N_BATCHES BATCH_SIZE SEED
     already committed), then the number of each batch after `Store.add` returned (i.e. after it
     was committed).
 
+Usage: python kill_writer.py create STORE N_DOCS DIM SEED
+    the first index of a new store through the engine, with an alignment (`create_and_fill`).
+
 Usage: python kill_writer.py STORE N_STEPS CHUNK SEED MODE N_DOCS
     MODE is remove, upsert or compact, on a store made by `seed_store`. The store's contents after
     step t are a pure function of t (see `expected_versions`, `removed_ids`, `compact_specs`);
@@ -165,5 +168,51 @@ def main() -> int:
     return 0
 
 
+# ---- first index of a new store (engine: alignment + store creation + first commits) ---------
+
+
+def creation_alignment(dim: int, seed: int):
+    """The alignment the creation writer gives its new store (deterministic)."""
+    from mixsearch.align import fit_alignment
+    from mixsearch.align.synthetic import SyntheticSpaces
+
+    source, target = SyntheticSpaces.create(dim, rank=4, seed=seed).sample(200, seed=seed)
+    return fit_alignment(source, target, method="procrustes")
+
+
+def create_and_fill(path: str, n_docs: int, dim: int, seed: int) -> int:
+    """Create the store with `creation_alignment` (or add to it if a creation committed) and add
+    documents 0..n_docs-1 in commits of 50; "interrupted" and status 3 on a half-made store."""
+    from mixsearch.engine import Engine
+    from mixsearch.errors import MixsearchError
+    from mixsearch.store.layout import StoreState, store_state
+
+    state = store_state(__import__("pathlib").Path(path))
+    try:
+        if state is StoreState.COMMITTED:
+            engine = Engine.open(path)
+        else:
+            engine = Engine.create(
+                path, encoder=None, dim=dim, index="Flat", alignment=creation_alignment(dim, seed)
+            )
+    except MixsearchError as err:
+        print("refused", err, flush=True)
+        return 3
+    with engine:
+        records, vectors = docs(range(n_docs), [0] * n_docs, n_docs, dim, seed)
+        engine.add_vectors(
+            [r.doc_id for r in records],
+            vectors,
+            np.array([int(r.modality) for r in records]),
+            texts=[r.text for r in records],
+            metadata=[r.metadata for r in records],
+            commit_every=50,
+        )
+    print("done", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["create"]:
+        sys.exit(create_and_fill(sys.argv[2], *map(int, sys.argv[3:6])))
     sys.exit(main())

@@ -1,0 +1,34 @@
+"""Named write moments where the kill tests stop a real process, to prove every one of them
+leaves a committed state or one that is refused and repaired on the next open.
+
+``MIXSEARCH_CRASH_AT=NAME`` makes the process send itself ``MIXSEARCH_CRASH_SIGNAL`` (``KILL``
+by default, or ``INT``: Ctrl-C) when it reaches the moment ``NAME``. Unset (always, outside the
+tests), a crash point is one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV_AT = "MIXSEARCH_CRASH_AT"
+ENV_SIGNAL = "MIXSEARCH_CRASH_SIGNAL"
+
+# The moments, in the order a first index reaches them.
+CREATION_POINTS = (
+    "claimed",  # directory made, write lock held, creation marker written
+    "alignment-saved",  # alignment folder durable, nothing in SQLite yet
+    "schema-created",  # tables exist, no committed meta
+    "store-committed",  # meta committed, creation marker and manifest not yet cleaned/written
+)
+COMMIT_POINTS = (
+    "index-written",  # checkpoint file durable, the SQLite transaction naming it not run
+    "rows-committed",  # SQLite committed, manifest and stale files not yet updated
+)
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(ENV_AT) != name:
+        return
+    sig = signal.SIGINT if os.environ.get(ENV_SIGNAL, "KILL") == "INT" else signal.SIGKILL
+    os.kill(os.getpid(), sig)
