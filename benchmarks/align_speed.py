@@ -84,6 +84,7 @@ def timed_cli(args: list[str], code: Path = ROOT) -> tuple[float, float, dict[st
         capture_output=True,
         text=True,
         env=env,
+        cwd=code,  # `python -m` puts the working folder first on sys.path
         check=False,
     )
     seconds = time.perf_counter() - start
