@@ -119,6 +119,8 @@ class Engine:
         self._alignment_origin = alignment_origin
         self._alignment_choice = alignment_choice  # None until known (after `auto` has chosen)
         self._claim: Any = None  # the new store's write lock, from before encoding to creation
+        # (alignment, A, b) of the query side x @ A + b; None parts are identity / zero
+        self._query_affine: tuple[Any, np.ndarray | None, np.ndarray | None] = (None, None, None)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -582,15 +584,16 @@ class Engine:
             raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
         if candidates is not None and candidates > 4 * MAX_HITS:
             raise BadInputError(f"candidates must be at most {4 * MAX_HITS}, got {candidates}")
-        q = np.atleast_2d(np.asarray(query_vectors_raw, dtype=np.float32))
-        if q.shape[1] != self.store.dim:
+        q = np.asarray(query_vectors_raw, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != self.store.dim:
             raise BadInputError(
-                f"query vectors have dimension {q.shape[1]}, the store holds {self.store.dim}"
+                f"query vectors have dimension {q.shape[-1]}, the store holds {self.store.dim}"
             )
-        q = query_vectors(q, self.alignment)
         return rank(
             self.store,
-            q,
+            self._query_side(q),
             k,
             modality=modality,
             where=dict(where) if where else None,
@@ -598,6 +601,21 @@ class Engine:
             rescore=rescore,
             params=dict(params) if params else None,
         )
+
+    def _query_side(self, q: np.ndarray) -> np.ndarray:
+        """The alignment's query side, then normalisation, in float32: the side is affine, so
+        it is read off once as ``x @ A + b`` (A skipped when it is the identity, as for the
+        centring maps) instead of calling `Alignment.transform` (float64) per query."""
+        alignment = self.alignment
+        if self._query_affine[0] is not alignment:
+            self._query_affine = (alignment, *_affine_query_side(alignment, q.shape[1]))
+        _, matrix, shift = self._query_affine
+        if matrix is not None:
+            q = q @ matrix
+        if shift is not None:
+            q = q + shift
+        norms = np.sqrt(np.einsum("ij,ij->i", q, q))
+        return q / np.maximum(norms, np.float32(1e-12))[:, None]
 
     def info(self) -> dict[str, Any]:
         """The manifest (settings, counts, index, generation) plus ``path`` and ``documents``."""
@@ -986,6 +1004,23 @@ def _resolve_alignment_arg(alignment: Alignment | str | Path | None) -> Alignmen
     if isinstance(alignment, str | Path):
         return _load_alignment(alignment)
     return alignment
+
+
+def _affine_query_side(
+    alignment: Alignment | None, dim: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(A, b) in float32 with ``alignment.transform(x, side="query") == x @ A + b`` (unnormalised);
+    None for an identity A or a zero b."""
+    if alignment is None:
+        return None, None
+    probe = np.vstack([np.zeros((1, dim)), np.eye(dim)])
+    mapped = np.asarray(alignment.transform(probe, side="query", normalize=False), np.float64)
+    shift, matrix = mapped[0], mapped[1:] - mapped[0]
+    identity = matrix.shape[0] == matrix.shape[1] and np.allclose(matrix, np.eye(dim), atol=1e-6)
+    return (
+        None if identity else matrix.astype(np.float32),
+        shift.astype(np.float32) if np.any(shift) else None,
+    )
 
 
 def _load_alignment(value: Alignment | str | Path) -> Alignment:

@@ -1,18 +1,18 @@
 """The ranking layer: query vectors in, top-k `Hit`s out, over a `Store`.
 
-Steps: (1) metadata/modality filters become a set of allowed FAISS ids (SQLite); (2) candidates
-come from one batched FAISS search restricted to those ids inside FAISS — or, when the filter
-leaves only a few ids on an approximate index (where a restricted graph/IVF search can miss them),
-from exact scoring of their stored vectors; (3) with a lossy index (PQ) or ``rescore=True`` the
-k' = 4k candidates are re-scored exactly from the stored vectors; (4) the top k of each query are
-resolved to records with one SQLite query for the whole batch. Per-call work beyond FAISS is
-proportional to the k' candidates, never to the corpus.
+Steps: (1) metadata/modality filters resolve to a set of allowed FAISS ids, once per filter and
+committed generation (`mixsearch.store.filters`); (2) the planner (`mixsearch.store.planner`)
+scores a small filter's documents exactly, and otherwise runs one batched FAISS search
+restricted to the allowed ids inside FAISS, its nprobe/efSearch widened with the filter's
+selectivity so recall holds; (3) with a lossy index (PQ) or ``rescore=True`` the k' = 4k
+candidates are re-scored exactly from the stored vectors; (4) the top k of each query are
+resolved to records with one SQLite query for the whole batch, metadata decoded only when read.
+Per-call work beyond FAISS is proportional to the k' candidates, never to the corpus.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,23 +20,72 @@ import numpy as np
 from mixsearch.documents import Modality
 from mixsearch.errors import MixsearchError
 from mixsearch.store import Store
+from mixsearch.store.filters import ResolvedFilter
+from mixsearch.store.index_spec import check_search_params
+from mixsearch.store.planner import Plan, plan_filtered
 
 MODALITIES = tuple(Modality)  # code → Modality without the enum call's overhead
 
 SNIPPET_CHARS = 200
 RESCORE_CANDIDATE_FACTOR = 4
-EXACT_FILTER_LIMIT = 4096  # filters allowing at most this many ids are scored exactly
 
 
-@dataclass
 class Hit:
-    doc_id: str
-    score: float
-    modality: Modality
-    text: str | None  # snippet of at most SNIPPET_CHARS characters
-    image_path: str | None
-    metadata: dict[str, Any]
-    rank: int  # 1-based
+    """One ranked document. ``metadata`` is decoded from its stored JSON on first access: most
+    callers print a few fields of a few hits, and decoding every hit's costs per query."""
+
+    __slots__ = ("_metadata", "doc_id", "image_path", "modality", "rank", "score", "text")
+
+    def __init__(
+        self,
+        doc_id: str,
+        score: float,
+        modality: Modality,
+        text: str | None,  # snippet of at most SNIPPET_CHARS characters
+        image_path: str | None,
+        metadata: dict[str, Any] | str,  # a dict, or its JSON text (decoded lazily)
+        rank: int,  # 1-based
+    ) -> None:
+        self.doc_id = doc_id
+        self.score = score
+        self.modality = modality
+        self.text = text
+        self.image_path = image_path
+        self._metadata = metadata
+        self.rank = rank
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        if isinstance(self._metadata, str):
+            self._metadata = {} if self._metadata == "{}" else json.loads(self._metadata)
+        return self._metadata
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self._metadata = value
+
+    def _fields(self) -> tuple:
+        return (
+            self.doc_id,
+            self.score,
+            self.modality,
+            self.text,
+            self.image_path,
+            self.metadata,
+            self.rank,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hit) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (
+            f"Hit(doc_id={self.doc_id!r}, score={self.score!r}, modality={self.modality!r}, "
+            f"text={self.text!r}, image_path={self.image_path!r}, metadata={self.metadata!r}, "
+            f"rank={self.rank!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,19 +146,29 @@ def top_k(
     if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
         raise MixsearchError(f"candidates must be a positive integer, got {candidates!r}")
     q = store.query_matrix(query_vectors)
-    allowed = None
-    if modality is not None or where:
-        allowed = store.filter_ids(modality=modality, where=where)
-        if len(allowed) == 0:
-            return _empty(len(q), k)
-    if allowed is not None and not store.is_exact and len(allowed) <= EXACT_FILTER_LIMIT:
-        return exact_top_k(q, store.vectors_for(allowed), allowed, k)
     rescoring = (rescore or store.is_lossy) and not store.is_exact
     k_prime = max(k, candidates or (RESCORE_CANDIDATE_FACTOR * k if rescoring else k))
-    scores, ids = store.search(q, k_prime, params=params, allowed_ids=allowed)
+    if modality is None and not where:
+        scores, ids = store.search(q, k_prime, params=params)
+    else:
+        resolved = store.resolve_filter(modality=modality, where=where)
+        if resolved.count == 0:
+            return _empty(len(q), k)
+        plan = filter_plan(store, resolved, k_prime, params)
+        if plan.exact:
+            exact_ids, vectors = store.filter_vectors(resolved)
+            return exact_top_k(q, vectors, exact_ids, k)
+        scores, ids = store.search(q, k_prime, params=plan.params, allowed_ids=resolved)
     if rescoring:
         scores, ids = rescore_exact(store, q, ids)
     return scores[:, :k], ids[:, :k]
+
+
+def filter_plan(store: Store, resolved: ResolvedFilter, k: int, params: dict | None = None) -> Plan:
+    """How a filtered search of ``k`` candidates runs (exact, or ANN with widened params)."""
+    base = store.search_params if params is None else check_search_params(params)
+    total = store.index.ntotal if store.index is not None else 0
+    return plan_filtered(store.traits, total, resolved.count, store.dim, k, base)
 
 
 def exact_top_k(
@@ -158,9 +217,10 @@ def _empty(n_queries: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def hits_for(store: Store, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit]]:
     """Resolve a batch of (scores, ids) to Hits with one SQLite query."""
-    rows = store.hit_rows(np.unique(ids[ids >= 0]))
+    id_rows = ids.tolist()
+    rows = store.hit_rows({fid for row in id_rows for fid in row if fid >= 0})
     results: list[list[Hit]] = []
-    for row_scores, row_ids in zip(scores.tolist(), ids.tolist(), strict=True):
+    for row_scores, row_ids in zip(scores.tolist(), id_rows, strict=True):
         hits: list[Hit] = []
         for score, fid in zip(row_scores, row_ids, strict=True):
             row = rows.get(fid)
@@ -172,9 +232,9 @@ def hits_for(store: Store, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit
                     doc_id,
                     score,
                     MODALITIES[modality],
-                    _snippet(text),
+                    text if text is None or len(text) <= SNIPPET_CHARS else _snippet(text),
                     image_path,
-                    {} if metadata == "{}" else json.loads(metadata),
+                    metadata,
                     len(hits) + 1,
                 )
             )

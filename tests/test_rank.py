@@ -7,8 +7,8 @@ import pytest
 
 from mixsearch.documents import DocRecord, Modality
 from mixsearch.errors import MixsearchError
-from mixsearch.rank import EXACT_FILTER_LIMIT, SNIPPET_CHARS, Hit, rank, top_k
-from mixsearch.store import Store
+from mixsearch.rank import SNIPPET_CHARS, Hit, filter_plan, rank, top_k
+from mixsearch.store import Store, planner
 
 DIM = 32
 N = 2000
@@ -91,18 +91,13 @@ def test_filters_return_only_matching_and_the_right_top(stores, spec):
     assert [[h.doc_id for h in hits] for hits in got] == exact_ids(QUERIES, allowed, 5)
 
 
-def test_large_filter_goes_through_faiss(stores):
+def test_large_filter_goes_through_faiss(stores, monkeypatch):
     store = stores["HNSW32"]
     allowed = store.filter_ids(where={"shop": "b"})
-    assert len(allowed) > 1000  # below EXACT_FILTER_LIMIT here, so force the FAISS path
-    original = EXACT_FILTER_LIMIT
-    import mixsearch.rank as rank_module
-
-    rank_module.EXACT_FILTER_LIMIT = 10
-    try:
-        got = rank(store, QUERIES, 5, where={"shop": "b"}, params={"efSearch": 400})
-    finally:
-        rank_module.EXACT_FILTER_LIMIT = original
+    monkeypatch.setattr(planner, "EXACT_MAX_BYTES", 0)  # too small to gather: the ANN path
+    resolved = store.resolve_filter(where={"shop": "b"})
+    assert not filter_plan(store, resolved, 5, {"efSearch": 400}).exact
+    got = rank(store, QUERIES, 5, where={"shop": "b"}, params={"efSearch": 400})
     assert [[h.doc_id for h in hits] for hits in got] == exact_ids(QUERIES, allowed, 5)
 
 

@@ -81,7 +81,10 @@ def _register_index(subparsers: Any) -> None:
     p.add_argument("--into", type=Path, required=True, metavar="STORE")
     _add_encoder_args(p)
     p.add_argument(
-        "--index", default=None, help="FAISS factory string (Flat, HNSW32, IVF1024,PQ64) or auto"
+        "--index",
+        default=None,
+        help="FAISS factory string (Flat, HNSW32, IVF1024,PQ64) or auto; "
+        "HNSW32,efC200 sets HNSW's efConstruction",
     )
     p.add_argument(
         "--align",

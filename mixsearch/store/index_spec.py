@@ -1,7 +1,10 @@
 """FAISS index specs: choosing one for a corpus, building and training it, and searching it.
 
 Specs are FAISS factory strings (``Flat``, ``HNSW32``, ``IVF1024,Flat``, ``IVF4096,PQ64``) or
-``auto``. Every index uses inner product on L2-normalised float32 vectors (= cosine) and is wrapped
+``auto``. One option of our own may be added as a comma-separated token: ``efC<N>`` sets an HNSW
+graph's efConstruction (``HNSW32,efC200``); without it HNSW graphs are built with
+DEFAULT_EF_CONSTRUCTION (FAISS's own default of 40 builds a graph that needs a far larger
+efSearch for the same recall: RESULTS.md). Every index uses inner product on L2-normalised float32 vectors (= cosine) and is wrapped
 so that documents keep stable int64 ids across removals and rebuilds: IVF indexes store ids
 natively (``add_with_ids``); the others are wrapped in ``IndexIDMap2``. IVF must not be wrapped:
 ``IndexIDMap2.remove_ids`` assumes the inner index renumbers its vectors after a removal (as
@@ -23,6 +26,8 @@ from mixsearch.errors import IndexSpecError
 AUTO = "auto"
 FLAT_BELOW = 10_000
 HNSW_LINKS = 32
+DEFAULT_EF_CONSTRUCTION = 128
+_EF_CONSTRUCTION = re.compile(r"^efC(\d+)$", re.IGNORECASE)
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
 MAX_TRAIN_VECTORS = 200_000
 SEARCH_PARAM_KEYS = ("nprobe", "efSearch")
@@ -77,6 +82,30 @@ def resolve_spec(requested: str, n: int, dim: int, memory_budget_bytes: int) -> 
     return requested
 
 
+@dataclass(frozen=True)
+class ParsedSpec:
+    """A spec split into the FAISS factory string and our options."""
+
+    factory: str
+    ef_construction: int | None  # None: the default (HNSW only)
+
+
+def parse_spec(spec: str) -> ParsedSpec:
+    """Split ``efC<N>`` off a spec; the rest is the FAISS factory string."""
+    factory, ef_construction = [], None
+    for token in spec.split(","):
+        match = _EF_CONSTRUCTION.match(token)
+        if match is None:
+            factory.append(token)
+        elif ef_construction is not None or int(match.group(1)) < 1:
+            raise MixsearchError(
+                f"invalid index spec {spec!r}: give efC<N> once, with N a positive integer"
+            )
+        else:
+            ef_construction = int(match.group(1))
+    return ParsedSpec(",".join(factory), ef_construction)
+
+
 FACTORY_EXAMPLES = "e.g. Flat, HNSW32, IVF4096,PQ64"
 _PROBE_DIM_LIMIT = 16_384  # largest dummy dimension tried when the real one is not known yet
 _COMMON_DIMS = (384, 512, 768, 1024, 1536, 3840)
@@ -97,10 +126,15 @@ def validate_spec(spec: str, dim: int | None = None) -> None:
         raise IndexSpecError(f"index spec must be a string, got {spec!r}")
     if is_auto(spec):
         return
-    dims = [dim] if dim is not None else _probe_dims(spec)
+    parsed = parse_spec(spec)
+    if parsed.ef_construction is not None and not _is_hnsw_factory(parsed.factory):
+        raise MixsearchError(
+            f"invalid index spec {spec!r}: efC<N> applies to HNSW indexes only (e.g. HNSW32,efC200)"
+        )
+    dims = [dim] if dim is not None else _probe_dims(parsed.factory)
     reasons = []
     for d in dims:
-        reason = _factory_error(spec, d)
+        reason = _factory_error(parsed.factory, d)
         if reason is None:
             return
         if reason == _UNPARSABLE:
@@ -115,6 +149,10 @@ def validate_spec(spec: str, dim: int | None = None) -> None:
 
 
 _UNPARSABLE = "could not parse"
+
+
+def _is_hnsw_factory(factory: str) -> bool:
+    return factory.split(",")[0].upper().startswith("HNSW")
 
 
 def _factory_error(spec: str, dim: int) -> str | None:
@@ -155,9 +193,10 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
     Training uses at most MAX_TRAIN_VECTORS vectors (a seeded sample) — FAISS's k-means needs
     about 39-256 points per centroid, more only costs time.
     """
-    inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    inner = faiss.index_factory(dim, parse_spec(spec).factory, faiss.METRIC_INNER_PRODUCT)
     note = None
     _skip_polysemous_training(inner)
+    _set_ef_construction(inner, parse_spec(spec).ef_construction)
     if not inner.is_trained:
         sample = _training_sample(train_vectors, seed)
         try:
@@ -168,6 +207,12 @@ def build_index(spec: str, dim: int, train_vectors: np.ndarray, seed: int = 0) -
             spec = "Flat"
             inner = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
     return BuiltIndex(_with_ids(inner), spec, note)
+
+
+def _set_ef_construction(index: faiss.Index, value: int | None) -> None:
+    inner = faiss.downcast_index(index)
+    if isinstance(inner, faiss.IndexHNSW):
+        inner.hnsw.efConstruction = value or DEFAULT_EF_CONSTRUCTION
 
 
 def _with_ids(index: faiss.Index) -> faiss.Index:
@@ -199,7 +244,8 @@ def _training_sample(vectors: np.ndarray, seed: int) -> np.ndarray:
 
 
 def needs_training(spec: str, dim: int) -> bool:
-    return not faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT).is_trained
+    factory = parse_spec(spec).factory
+    return not faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT).is_trained
 
 
 def inner_index(index: faiss.Index) -> faiss.Index:

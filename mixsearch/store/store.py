@@ -27,7 +27,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from mixsearch.errors import (
 from mixsearch.store import db, index_file, layout
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.crashpoints import crash_point
+from mixsearch.store.filters import FilterCache, ResolvedFilter
 from mixsearch.store.integrity import IntegrityReport, check_store
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
 from mixsearch.vectors import atomic_write_text
@@ -83,6 +84,7 @@ class Store:
         self._wrote = False
         self._skip_index = False  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
+        self._filters = FilterCache()  # resolved filters of the loaded generation
 
     # ---- creation and opening -------------------------------------------------------------
 
@@ -502,7 +504,7 @@ class Store:
         """One SQLite query; ids not in the store (including -1 padding) are absent."""
         return db.records_by_faiss_id(self._conn, faiss_ids)
 
-    def hit_rows(self, faiss_ids: Sequence[int] | np.ndarray) -> dict[int, tuple]:
+    def hit_rows(self, faiss_ids: Iterable[int]) -> dict[int, tuple]:
         """faiss_id → (doc_id, modality code, text, image_path, metadata JSON); one query."""
         return db.hit_rows(self._conn, faiss_ids)
 
@@ -536,16 +538,32 @@ class Store:
 
         ``where`` maps metadata keys to a value (equality) or to ``{"gte"|"gt"|"lte"|"lt": v}``.
         """
-        try:
-            clause, params = db.filter_sql(modality, where)
-        except BadInputError:
-            raise  # a whole message already
-        except ValueError as err:
-            raise StoreInputError(f"filter: {err}") from None
-        rows = self._conn.execute(
-            f"SELECT faiss_id FROM docs WHERE {clause} ORDER BY faiss_id", params
-        ).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return self.resolve_filter(modality=modality, where=where).ids
+
+    def resolve_filter(self, *, modality: Any = None, where: dict | None = None) -> ResolvedFilter:
+        """The filter's documents in the loaded generation: ids, bitmap and FAISS selector,
+        resolved once per generation and filter (`mixsearch.store.filters`)."""
+        return self._filters.resolve(
+            self._conn,
+            generation=self.generation,
+            id_bound=int(self._meta["next_faiss_id"]),
+            modality=modality,
+            where=where,
+        )
+
+    def filter_vectors(self, resolved: ResolvedFilter) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of a resolved filter's documents for exact scoring, gathered once;
+        documents another process removed since this generation are left out."""
+        found = resolved.exact_rows(self._present_vectors)
+        self._filters.trim_vectors()
+        return found
+
+    def _present_vectors(self, faiss_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = db.vectors_by_faiss_id(self._conn, faiss_ids, self.dim)
+        ids = np.fromiter((i for i in faiss_ids.tolist() if i in found), np.int64)
+        if not len(ids):
+            return ids, np.empty((0, self.dim), np.float32)
+        return ids, np.stack([found[i] for i in ids.tolist()])
 
     def search(
         self,
@@ -553,7 +571,7 @@ class Store:
         k: int,
         *,
         params: dict | None = None,
-        allowed_ids: np.ndarray | None = None,
+        allowed_ids: np.ndarray | ResolvedFilter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Raw FAISS candidates for query vectors (`mixsearch.rank` turns them into hits).
 
@@ -562,8 +580,9 @@ class Store:
             k: Candidates per query.
             params: FAISS search parameters (``nprobe``, ``efSearch``); default: the stored
                 (tuned) ones.
-            allowed_ids: Restrict the search to these FAISS ids inside FAISS (an ID selector),
-                so results are not post-filtered.
+            allowed_ids: Restrict the search to these FAISS ids (an array, or a filter from
+                `resolve_filter`) inside FAISS (an ID selector), so results are not
+                post-filtered.
 
         Returns:
             (scores [Q, k], faiss_ids [Q, k]), best first, padded with -1 ids.
@@ -583,7 +602,10 @@ class Store:
         else:
             use = self.search_params if params is None else spec_mod.check_search_params(params)
             keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
-            selector = self._selector(allowed_ids, keep)
+            if isinstance(allowed_ids, ResolvedFilter):
+                selector = allowed_ids.selector  # built from live rows: no dead ids in it
+            else:
+                selector = self._selector(allowed_ids, keep)
             sp = spec_mod.faiss_search_parameters(self._traits, use, k, selector)
         scores, ids = self._index.search(q, k, params=sp)
         return scores, ids
