@@ -20,7 +20,28 @@ from mixsearch.rank import exact_top_k, top_k
 from mixsearch.store import Store
 from mixsearch.store.index_spec import IndexTraits
 
-EF_SEARCH_VALUES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+# From k up: with the default efConstruction (128) a 100k graph reaches 0.95 near efSearch 12-16
+# (RESULTS.md), so the ladder starts low; below k HNSW cannot return k hits.
+EF_SEARCH_VALUES = (
+    8,
+    10,
+    12,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512,
+    768,
+    1024,
+    1536,
+    2048,
+)
 DEFAULT_NOISE = 0.2
 # Perturbed corpus vectors are easier queries than real ones (text queries across the modality
 # gap): measured 0.9525 on these vs 0.932 on real-like queries (HNSW32, 100k; RESULTS.md). So the
@@ -61,7 +82,7 @@ def tune_search_params(
     if index is None or store.is_exact or len(store) == 0:
         store.set_search_params({})
         return {"params": {}, "recall": 1.0, "reached": True, "qps": None, "curve": []}
-    key, values = _parameter_values(store.traits)
+    key, values = _parameter_values(store.traits, k)
     source = "held-out" if queries is None else "given"
     if queries is None:
         queries = held_out_queries(store, n_queries, seed=seed, noise=noise)
@@ -90,13 +111,13 @@ def tune_search_params(
     }
 
 
-def _parameter_values(traits: IndexTraits) -> tuple[str, list[int]]:
+def _parameter_values(traits: IndexTraits, k: int) -> tuple[str, list[int]]:
     nlist = traits.nlist
     if nlist is not None:
         powers = [2**i for i in range(nlist.bit_length()) if 2**i < nlist]
         return "nprobe", [*powers, nlist]
     if traits.hnsw:
-        return "efSearch", list(EF_SEARCH_VALUES)
+        return "efSearch", [k] + [v for v in EF_SEARCH_VALUES if v > k]
     raise MixsearchError("tuning supports IVF and HNSW indexes (and Flat, which needs none)")
 
 

@@ -37,7 +37,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "--latency-queries",
         "32",
         "--indexes",
-        "Flat,HNSW32,IVF{nlist},Flat",
+        "Flat,HNSW32,efC64,IVF{nlist},Flat",
         "--workdir",
         str(work),
         "--json",
@@ -65,7 +65,7 @@ def test_top_level_fields(result: dict) -> None:
 
 
 def test_every_index_row_has_engine_and_raw_figures(result: dict) -> None:
-    assert [r["index"] for r in result["indexes"]] == ["Flat", "HNSW32", "IVF32,Flat"]
+    assert [r["index"] for r in result["indexes"]] == ["Flat", "HNSW32,efC64", "IVF32,Flat"]
     for row in result["indexes"]:
         for key in (
             "spec",
@@ -106,3 +106,13 @@ def test_goals_are_reported_pass_or_miss(result: dict) -> None:
     assert result["goals"]
     for goal in result["goals"]:
         assert isinstance(goal["pass"], bool) and goal["goal"]
+
+
+def test_filtered_search_is_measured(result: dict) -> None:
+    for row in result["indexes"]:
+        flt = row["filtered"]
+        assert flt["modality"] == "image" and flt["cost_ratio"] > 0
+        assert flt["plan"]["method"] in ("exact", "ann")
+        assert flt["recall"] >= 0.9, row["index"]  # widened or exact: no collapse to ~0.5
+    flat = next(r for r in result["indexes"] if r["spec"] == "Flat")
+    assert flat["filtered"]["recall"] == pytest.approx(1.0)

@@ -1,0 +1,309 @@
+"""mixsearch side by side with other vector stores on one corpus: recall, latency, QPS, build, disk.
+
+One synthetic CLIP-like corpus (`_common`: D=512, clusters, modality gap, text queries), a
+separate set of tuning queries, exact ground truth unfiltered and for ``modality=image``. Then:
+
+* **mixsearch** (this checkout, vector-only `Engine`, HNSW32 and IVF,Flat): tuned with
+  `Engine.tune` on the tuning queries; filtered searches go through the planner untuned;
+  each measured interleaved with the raw FAISS call on the same index;
+* **raw FAISS HNSW32** (the mixsearch HNSW index itself) is the *reference*: every peer process
+  loads it and times it interleaved with its own searches, so each row carries a
+  p50 ratio to the same FAISS search measured under the same load;
+* **peers** (hnswlib, usearch, Chroma, Qdrant local mode, Milvus Lite, LanceDB), each in its own
+  virtual environment created here with ``pip`` (``--venvs``; a peer that fails to install or
+  to run is reported with its reason, never fatal), run by `peer_runner.py`: build, tune the
+  peer's ef on the tuning queries (unfiltered and filtered separately), measure.
+
+Not part of ``make test`` (it downloads packages and runs for a long time).
+
+    .venv/bin/python benchmarks/peers.py --n 100000 --json benchmarks/out/peers_100k.json
+    .venv/bin/python benchmarks/peers.py --n 20000 --peers hnswlib,lancedb   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _common as C  # noqa: E402
+
+K = 10
+IMAGE = 1
+RUNNER = Path(__file__).resolve().parent / "peer_runner.py"
+BASE_PACKAGES = ("numpy==2.4.6", "faiss-cpu==1.15.1")
+PEER_PACKAGES = {
+    "hnswlib": ("hnswlib==0.8.0",),
+    "usearch": ("usearch==2.26.6",),
+    "chroma": ("chromadb==1.5.9",),
+    "qdrant": ("qdrant-client==1.20.0",),
+    "milvus": ("pymilvus==3.0.2", "milvus-lite==3.2.2"),
+    "lancedb": ("lancedb==0.40.0", "pyarrow"),
+}
+MIXSEARCH_SPECS = ("HNSW32", "IVF{nlist},Flat")
+DEFAULT_VENVS = Path.home() / ".cache" / "mixsearch" / "peer-venvs"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="mixsearch vs raw FAISS and other vector stores.")
+    p.add_argument("--n", type=int, default=100_000, help="documents (default 100000)")
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--queries", type=int, default=300, help="evaluation queries")
+    p.add_argument("--tune-queries", type=int, default=200, help="separate tuning queries")
+    p.add_argument("--target", type=float, default=0.95, help="recall@10 to tune for")
+    p.add_argument(
+        "--peers",
+        default=",".join(PEER_PACKAGES),
+        help=f"comma list of peers (default all: {','.join(PEER_PACKAGES)}); '' for none",
+    )
+    p.add_argument("--venvs", type=Path, default=DEFAULT_VENVS, help="where peer venvs live")
+    p.add_argument("--no-install", action="store_true", help="use existing peer venvs only")
+    p.add_argument("--peer-timeout", type=int, default=3600, help="seconds per peer")
+    p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", dest="json_out", default=None)
+    args = p.parse_args(argv)
+    args.peer_list = [x.strip() for x in args.peers.split(",") if x.strip()]
+    unknown = sorted(set(args.peer_list) - set(PEER_PACKAGES))
+    if unknown:
+        p.error(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEER_PACKAGES)}")
+    return args
+
+
+# ---------------------------------------------------------------------- corpus
+def write_corpus(args: argparse.Namespace, data: Path) -> dict[str, np.ndarray]:
+    """Corpus, queries and exact truths as .npy files in ``data`` (what every runner reads)."""
+    import faiss
+
+    geometry = C.make_geometry(args.dim, 300, args.seed)
+    vectors, modality = C.make_documents(geometry, args.n, args.seed)
+    arrays = {
+        "vectors": vectors,
+        "modality": modality,
+        "queries": C.make_queries(geometry, vectors, modality, args.queries, args.seed + 1),
+        "tune": C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2),
+    }
+    images = np.flatnonzero(modality == IMAGE)
+    for name in ("queries", "tune"):
+        prefix = "truth" if name == "queries" else "tune_truth"
+        q = arrays[name]
+        arrays[prefix] = faiss.knn(q, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
+        found = faiss.knn(q, vectors[images], K, metric=faiss.METRIC_INNER_PRODUCT)[1]
+        arrays[f"{prefix}_image"] = images[found]
+    data.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        np.save(data / f"{name}.npy", array)
+    return arrays
+
+
+# ---------------------------------------------------------------------- mixsearch
+def measure_mixsearch(args: argparse.Namespace, arrays: dict, data: Path, work: Path) -> list:
+    """mixsearch rows (engine and raw FAISS per spec); writes the reference FAISS index."""
+    import faiss
+    import search as S
+
+    target = S.Target(args.dim, work, use_engine=True)
+    target.tune_queries = arrays["tune"]
+    S.TARGET_RECALL = args.target
+    rows = []
+    try:
+        C.log(f"mixsearch: loading {args.n} documents ...")
+        load_s = target.load(arrays["vectors"], arrays["modality"])["load_s"]
+        for spec in MIXSEARCH_SPECS:
+            spec = S.expand_spec(spec, args.n)
+            C.log(f"mixsearch: building {spec} ...")
+            build_s = target.build(spec, None) + load_s
+            target.tune()
+            if spec.startswith("HNSW"):
+                faiss.write_index(target.index, str(data / "reference.faiss"))
+                (data / "reference.json").write_text(json.dumps(target.params))
+            rows.extend(mixsearch_rows(target, spec, arrays, build_s))
+    finally:
+        target.close()
+    return rows
+
+
+def mixsearch_rows(target: Any, spec: str, arrays: dict, build_s: float) -> list[dict]:
+    import faiss
+    import search as S
+
+    faiss.omp_set_num_threads(1)
+    queries = arrays["queries"]
+    engine_hits = S.hit_ids(target.engine_search(queries))
+    lat = S.interleaved_latency(target, queries)
+    store_bytes = sum(f.stat().st_size for f in target.dir.rglob("*") if f.is_file())
+    raw_bytes = target.memory_bytes()
+    filtered = S.measure_filtered(target, queries, arrays["truth_image"], len(queries))
+    engine = {
+        "system": f"mixsearch {spec}",
+        "params": target.params,
+        "build_s": build_s,
+        "disk_bytes": store_bytes,
+        "unfiltered": {
+            "recall": C.recall_at_k(engine_hits, arrays["truth"]),
+            "p50_ms": lat["engine"]["p50_ms"],
+            "p99_ms": lat["engine"]["p99_ms"],
+            "same_spec_faiss_p50_ms": lat["raw"]["p50_ms"],
+            "qps_batch64": C.timed_qps(target.engine_search, queries, 64),
+        },
+        "filtered": {
+            "recall": filtered["recall"],
+            "p50_ms": filtered["p50_ms"],
+            "p99_ms": filtered["p99_ms"],
+            "knob": filtered["plan"],
+        },
+    }
+    raw = {
+        "system": f"raw FAISS {spec}",
+        "params": target.params,
+        "build_s": None,
+        "disk_bytes": raw_bytes,
+        "unfiltered": {
+            "recall": C.recall_at_k(target.raw(queries), arrays["truth"]),
+            "p50_ms": lat["raw"]["p50_ms"],
+            "p99_ms": lat["raw"]["p99_ms"],
+            "qps_batch64": C.timed_qps(target.raw, queries, 64),
+        },
+        "filtered": None,
+    }
+    return [engine, raw]
+
+
+# ---------------------------------------------------------------------- peers
+def ensure_venv(name: str, venvs: Path, install: bool) -> tuple[Path | None, str | None]:
+    """The peer's venv python, creating and filling the venv with pip if needed."""
+    folder = venvs / name
+    python = folder / "bin" / "python"
+    if (folder / ".ok").is_file():
+        return python, None
+    if not install:
+        return None, f"no venv at {folder} (run without --no-install)"
+    C.log(f"{name}: creating {folder} and installing {' '.join(PEER_PACKAGES[name])} ...")
+    shutil.rmtree(folder, ignore_errors=True)
+    steps = [
+        [sys.executable, "-m", "venv", str(folder)],
+        [str(python), "-m", "pip", "install", "-q", *BASE_PACKAGES, *PEER_PACKAGES[name]],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return None, "install failed: " + last_line(done.stderr or done.stdout)
+    (folder / ".ok").touch()
+    return python, None
+
+
+def run_peer(name: str, args: argparse.Namespace, data: Path, work: Path) -> dict[str, Any]:
+    python, problem = ensure_venv(name, args.venvs, not args.no_install)
+    if python is None:
+        return {"system": name, "error": problem}
+    out = work / f"{name}.json"
+    cmd = [str(python), str(RUNNER), "--peer", name, "--data", str(data)]
+    cmd += ["--work", str(work / name), "--target", str(args.target), "--out", str(out)]
+    C.log(f"{name}: building, tuning, measuring ...")
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=args.peer_timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"system": name, "error": f"timed out after {args.peer_timeout} s"}
+    finally:
+        shutil.rmtree(work / name, ignore_errors=True)
+    if done.returncode != 0:
+        return {"system": name, "error": "run failed: " + last_line(done.stderr)}
+    result = json.loads(out.read_text())
+    C.log(f"{name}: done in {time.perf_counter() - t0:.0f} s")
+    return {"system": name, "params": None, **result}
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+# ---------------------------------------------------------------------- output
+def render(rows: list[dict], reference_p50: float | None) -> str:
+    header = ["system", "tuned", "R@10", "p50 ms", "p99 ms", "p50/FAISS", "QPS b64", "build s"]
+    header += ["disk MB", "img R@10", "img p50 ms", "img tuned"]
+    table = []
+    for row in rows:
+        if "error" in row:
+            table.append([row["system"], row["error"], *[None] * (len(header) - 2)])
+            continue
+        u, f = row["unfiltered"], row.get("filtered")
+        ratio = u.get("ratio_to_faiss")
+        if ratio is None and reference_p50:
+            ratio = u["p50_ms"] / reference_p50
+        table.append(
+            [
+                row["system"],
+                knob_text(u.get("knob", row.get("params"))),
+                u["recall"],
+                u["p50_ms"],
+                u["p99_ms"],
+                ratio,
+                round(u["qps_batch64"]),
+                None if row.get("build_s") is None else round(row["build_s"], 1),
+                round(row["disk_bytes"] / 1e6, 1),
+                f["recall"] if f else None,
+                f["p50_ms"] if f else None,
+                knob_text(f.get("knob")) if f else None,
+            ]
+        )
+    return C.fmt_table(table, header)
+
+
+def knob_text(knob: Any) -> str:
+    if not knob:
+        return "-"
+    if "method" in knob:
+        params = ",".join(f"{k}={v}" for k, v in knob["params"].items())
+        return f"{knob['method']} {params}".strip()
+    return ",".join(f"{k}={v}" for k, v in knob.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="mixsearch-peers-"))
+    data = work / "data"
+    C.set_faiss_threads(None)
+    C.log(f"corpus: {args.n} x {args.dim}, {args.queries} + {args.tune_queries} queries ...")
+    arrays = write_corpus(args, data)
+    rows = measure_mixsearch(args, arrays, data, work / "mixsearch")
+    reference = next(r for r in rows if r["system"].startswith("raw FAISS HNSW"))
+    for name in args.peer_list:
+        rows.append(run_peer(name, args, data, work))
+        if args.json_out:
+            C.write_json(args.json_out, {"partial": True, "rows": rows})
+    result = {
+        "benchmark": "peers",
+        "n": args.n,
+        "dim": args.dim,
+        "queries": args.queries,
+        "tune_queries": args.tune_queries,
+        "target_recall": args.target,
+        "reference": "raw FAISS HNSW32 (the mixsearch HNSW index), interleaved in each process",
+        "machine": C.machine_info(),
+        "rows": rows,
+    }
+    print(render(rows, reference["unfiltered"]["p50_ms"]))
+    if args.json_out:
+        C.write_json(args.json_out, result)
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
