@@ -200,7 +200,8 @@ def test_auto_resolves_by_size_and_upgrades(tmp_path, monkeypatch):
 
 def test_choose_index_spec_rule():
     assert choose_index_spec(5_000, 512, 4 << 30) == "Flat"
-    assert choose_index_spec(1_000_000, 512, 4 << 30) == "HNSW32"
+    assert choose_index_spec(1_000_000, 512, 4 << 30) == "IVF4096,Flat"
+    assert choose_index_spec(100_000, 512, 4 << 30) == "IVF1024,Flat"
     spec = choose_index_spec(50_000_000, 512, 4 << 30)
     assert spec.startswith("IVF") and ",PQ" in spec
     nlist = int(spec[3 : spec.index(",")])
