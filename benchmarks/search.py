@@ -344,6 +344,13 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
     from mixsearch.rank import hits_for, top_k
 
     store, engine = target.engine.store, target.engine
+    query_side = getattr(engine, "_query_side", None)
+    if query_side is None:  # a version before it (measuring a "before")
+        from mixsearch.fusion import query_vectors
+
+        def query_side(q: np.ndarray) -> np.ndarray:
+            return query_vectors(q, engine.alignment)
+
     stages: dict[str, list[float]] = {
         k: []
         for k in (
@@ -358,7 +365,7 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
     for q in queries:
         one = q[None]
         t0 = time.perf_counter()
-        qv = engine._query_side(one)  # the engine's own query-side transform + normalise
+        qv = query_side(one)  # the engine's own query-side transform + normalise
         t1 = time.perf_counter()
         scores, ids = top_k(store, qv, K)
         t2 = time.perf_counter()
