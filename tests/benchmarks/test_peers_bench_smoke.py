@@ -1,0 +1,51 @@
+"""Smoke test of benchmarks/peers.py without any peer (nothing is installed): its argument parsing,
+and its own mixsearch part on a tiny corpus, end to end on real FAISS and SQLite."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_peers", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_peers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_unknown_peer_is_refused(capsys):
+    peers = _load()
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--peers", "hnswlib,nosuchdb"])
+    assert "unknown peer(s) nosuchdb" in capsys.readouterr().err
+    assert peers.parse_args(["--peers", ""]).peer_list == []
+
+
+def test_mixsearch_rows_without_peers(tmp_path):
+    peers = _load()
+    out = tmp_path / "peers.json"
+    argv = ["--n", "1500", "--queries", "32", "--tune-queries", "32", "--peers", ""]
+    assert peers.main([*argv, "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    systems = [r["system"] for r in rows]
+    assert systems == [
+        "mixsearch HNSW32",
+        "raw FAISS HNSW32",
+        "mixsearch IVF32,Flat",
+        "raw FAISS IVF32,Flat",
+    ]
+    for row in rows:
+        assert 0.0 <= row["unfiltered"]["recall"] <= 1.0 and row["disk_bytes"] > 0
+    for row in rows[::2]:  # mixsearch: the filtered search went through the planner
+        assert row["filtered"]["knob"]["method"] in ("exact", "ann")
+        assert row["filtered"]["recall"] >= 0.9
+    assert (tmp_path / "w" / "data" / "reference.faiss").is_file()
