@@ -103,7 +103,7 @@ def parse_spec(spec: str) -> ParsedSpec:
         if match is None:
             factory.append(token)
         elif ef_construction is not None or int(match.group(1)) < 1:
-            raise MixsearchError(
+            raise IndexSpecError(
                 f"invalid index spec {spec!r}: give efC<N> once, with N a positive integer"
             )
         else:
@@ -133,7 +133,7 @@ def validate_spec(spec: str, dim: int | None = None) -> None:
         return
     parsed = parse_spec(spec)
     if parsed.ef_construction is not None and not _is_hnsw_factory(parsed.factory):
-        raise MixsearchError(
+        raise IndexSpecError(
             f"invalid index spec {spec!r}: efC<N> applies to HNSW indexes only (e.g. HNSW32,efC200)"
         )
     dims = [dim] if dim is not None else _probe_dims(parsed.factory)

@@ -36,7 +36,6 @@ import numpy as np
 
 from mixsearch.documents import DocRecord, Modality
 from mixsearch.errors import (
-    BadInputError,
     StoreCorruptError,
     StoreError,
     StoreInputError,
