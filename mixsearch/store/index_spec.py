@@ -41,10 +41,10 @@ def choose_index_spec(n: int, dim: int, memory_budget_bytes: int = DEFAULT_MEMOR
     with m the largest divisor of ``dim`` up to 64 whose codes fit the budget.
 
     IVF,Flat rather than HNSW32 is a measured choice (RESULTS.md, 100k × 512, text queries,
-    recall@10 0.95): unfiltered the two tie (p50 ~0.17 ms: nprobe 2 vs efSearch 12-16 on a
-    graph built with efConstruction 128), but IVF builds 4-7× faster, takes less memory
+    recall@10 0.95): unfiltered the two tie (p50 ~0.13-0.17 ms: nprobe 2 vs efSearch 11-16 on a
+    graph built with efConstruction 128), but IVF builds 3-7× faster, takes less memory
     (no graph), drops removed documents natively, and a ``modality=image`` filter costs it
-    nprobe 6-8 (~0.16 ms) where the graph needs efSearch ~128-160 (~0.9 ms); at 1M, IVF4096,Flat
+    nprobe 6-8 where the graph needs efSearch ~110-160 (2-6× the time); at 1M, IVF4096,Flat
     reached 0.94 at nprobe 1 in 0.27 ms while the efConstruction-40 graph needed efSearch 2048.
     """
     if n < FLAT_BELOW:
