@@ -194,7 +194,9 @@ def test_auto_resolves_by_size_and_upgrades(tmp_path, monkeypatch):
         assert store.manifest["index_spec_resolved"] == "Flat"
         for start in range(400, 1400, 500):
             store.add(records(start, start + 500), vectors[start : start + 500])
-        assert store.manifest["index_spec_resolved"] == "HNSW32"
+        assert (
+            store.manifest["index_spec_resolved"] == "IVF35,Flat"
+        )  # nlist capped at 1400 // 39 training points per list
         assert store.check_integrity().ok
         _, ids = store.search(vectors[1399], 1)
         assert doc_ids_of(store, ids[0]) == ["d1399"]
