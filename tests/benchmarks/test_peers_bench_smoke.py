@@ -3,27 +3,14 @@ and its own mixsearch part on a tiny corpus, end to end on real FAISS and SQLite
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_peers", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_peers"] = module
-    spec.loader.exec_module(module)
-    return module
+from bench_module import load_benchmark
 
 
 def test_unknown_peer_is_refused(capsys):
-    peers = _load()
+    peers = load_benchmark("peers")
     with pytest.raises(SystemExit):
         peers.parse_args(["--peers", "hnswlib,nosuchdb"])
     assert "unknown peer(s) nosuchdb" in capsys.readouterr().err
@@ -31,7 +18,7 @@ def test_unknown_peer_is_refused(capsys):
 
 
 def test_mixsearch_rows_without_peers(tmp_path):
-    peers = _load()
+    peers = load_benchmark("peers")
     out = tmp_path / "peers.json"
     argv = ["--n", "1500", "--queries", "32", "--tune-queries", "32", "--peers", ""]
     assert peers.main([*argv, "--workdir", str(tmp_path / "w"), "--json", str(out)]) == 0

@@ -4,30 +4,17 @@ No timing assertions: only structure, and recall facts that hold on any machine.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "search.py"
-
-
-def _load_search_module():
-    spec = importlib.util.spec_from_file_location("bench_search", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_search"] = module
-    spec.loader.exec_module(module)
-    return module
+from bench_module import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "search.json"
     work = tmp_path_factory.mktemp("work")
-    search = _load_search_module()
+    search = load_benchmark("search")
     argv = [
         "--n",
         "2000",
