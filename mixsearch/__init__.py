@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from mixsearch.engine import Engine
+    from mixsearch.shards import embed
 
 
 def __getattr__(name: str) -> Any:
@@ -20,7 +21,11 @@ def __getattr__(name: str) -> Any:
         from mixsearch.engine import Engine
 
         return Engine
+    if name == "embed":  # a corpus → Parquet embedding shards (mixsearch.shards)
+        from mixsearch.shards import embed
+
+        return embed
     raise AttributeError(name)
 
 
-__all__ = ["Engine", "__version__"]
+__all__ = ["Engine", "__version__", "embed"]

@@ -19,7 +19,6 @@ store is created only once the alignment is known.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixsearch.document_encoding import content_hash
 from mixsearch.documents import DocRecord, Document, Modality, document_problem
 from mixsearch.errors import (
     AlignmentError,
@@ -362,15 +362,49 @@ class Engine:
             report.alignment = self._alignment_label()
             return report
         text_vecs, image_vecs, docs = self._encode(docs, report, progress, _embedding_cache(cache))
-        self._resolve_pending_alignment(docs, text_vecs, image_vecs, report)
-        modality = np.array([int(d.modality) for d in docs], dtype=np.int64)
+        records = [_record(d, hashes[d.id]) for d in docs]
+        self._add_raw_vectors(records, text_vecs, image_vecs, report, commit_every, progress)
+        return report
+
+    def add_shards(self, path: str | Path, *, progress: bool = False) -> AddReport:
+        """Commit the embedding shards of `mixsearch embed` (a folder with its manifest) in one
+        crash-safe commit: unchanged documents skipped, the ``auto`` alignment fitted on their
+        image+text documents, fused, stored. Shards of another encoder than the store's are
+        refused; the shards' per-item errors are reported as `add` reports them."""
+        from mixsearch.shards import load_shards
+
+        shards = load_shards(path)
+        self._check_shard_encoder(shards.encoder_fingerprint, shards.path)
+        report = AddReport(errors=list(shards.errors))
+        fresh = self._changed_ids({r.doc_id: r.content_hash for r in shards.records}, report)
+        keep = np.array([r.doc_id in fresh for r in shards.records], dtype=bool)
+        records = [r for r, k in zip(shards.records, keep, strict=True) if k]
+        if not records:
+            report.alignment = self._alignment_label()
+            return report
+        text = shards.text[keep] if shards.text is not None else None
+        image = shards.image[keep] if shards.image is not None else None
+        self._add_raw_vectors(records, text, image, report, max(1, len(records)), progress)
+        return report
+
+    def _add_raw_vectors(
+        self,
+        records: list[DocRecord],
+        text_vecs: np.ndarray | None,
+        image_vecs: np.ndarray | None,
+        report: AddReport,
+        commit_every: int,
+        progress: bool,
+    ) -> None:
+        """Raw encoder vectors (row-aligned with ``records``) → alignment (fitted now if
+        ``auto``) → fused document vectors → committed."""
+        modality = np.array([int(r.modality) for r in records], dtype=np.int64)
+        self._resolve_pending_alignment(modality, text_vecs, image_vecs, report)
         t0 = time.perf_counter()
         vectors = document_vectors(text_vecs, image_vecs, modality, self.alignment, self.alpha)
         report._time("align", time.perf_counter() - t0)
-        records = [_record(d, hashes[d.id]) for d in docs]
         self._commit(records, vectors, report, commit_every, progress)
         report.alignment = self._alignment_label()
-        return report
 
     def add_vectors(
         self,
@@ -700,56 +734,33 @@ class Engine:
             else:
                 unique[doc.id] = doc
         hashes = {doc_id: content_hash(doc) for doc_id, doc in unique.items()}
+        changed = self._changed_ids(hashes, report)
+        return [doc for doc in unique.values() if doc.id in changed], hashes
+
+    def _changed_ids(self, hashes: dict[str, str], report: AddReport) -> set[str]:
+        """Ids (→ content hash) not stored with that hash; the others count as unchanged."""
         stored = {}
         if self._store is not None:
-            stored = {r.doc_id: r.content_hash for r in self._store.get(list(unique))}
-        fresh = [doc for doc in unique.values() if stored.get(doc.id) != hashes[doc.id]]
-        report.unchanged += len(unique) - len(fresh)
-        return fresh, hashes
+            stored = {r.doc_id: r.content_hash for r in self._store.get(list(hashes))}
+        changed = {doc_id for doc_id, digest in hashes.items() if stored.get(doc_id) != digest}
+        report.unchanged += len(hashes) - len(changed)
+        return changed
 
     def _encode(
         self, docs: list[Document], report: AddReport, progress: bool, cache: EmbeddingCache | None
     ) -> tuple[np.ndarray | None, np.ndarray | None, list[Document]]:
         """Text and image vectors row-aligned with the returned documents (failed images dropped)."""
-        from mixsearch.encoders import encode_image_files, encode_texts_cached
+        from mixsearch.document_encoding import encode_documents
 
-        encoder = self.encoder
-        with_image = [i for i, d in enumerate(docs) if d.image is not None]
-        keep = np.ones(len(docs), dtype=bool)
-        image_vecs = None
-        if with_image:
-            t0 = time.perf_counter()
-            paths = [Path(str(docs[i].image)) for i in with_image]
-            batch = encode_image_files(encoder, paths, progress=progress, cache=cache)
-            report._time("encode_image", time.perf_counter() - t0)
-            image_vecs = np.zeros(
-                (len(docs), batch.vectors.shape[1] if len(batch.vectors) else encoder.dim),
-                np.float32,
-            )
-            ok = np.zeros(len(docs), dtype=bool)
-            for row, pos in enumerate(batch.indices):
-                image_vecs[with_image[pos]] = batch.vectors[row]
-                ok[with_image[pos]] = True
-            for err in batch.errors:
-                report.errors.append(ItemError(err.item, f"image not indexed: {err.reason}"))
-            keep[with_image] = ok[with_image]
-        with_text = [i for i, d in enumerate(docs) if d.text is not None and keep[i]]
-        text_vecs = None
-        if with_text:
-            t0 = time.perf_counter()
-            texts = [str(docs[i].text) for i in with_text]
-            encoded = encode_texts_cached(encoder, texts, cache=cache, progress=progress)
-            report._time("encode_text", time.perf_counter() - t0)
-            text_vecs = np.zeros((len(docs), encoded.shape[1]), np.float32)
-            text_vecs[with_text] = encoded
-        kept = [d for d, k in zip(docs, keep, strict=True) if k]
-        text_vecs = text_vecs[keep] if text_vecs is not None else None
-        image_vecs = image_vecs[keep] if image_vecs is not None else None
-        return text_vecs, image_vecs, kept
+        raw = encode_documents(self.encoder, docs, progress=progress, cache=cache)
+        report.errors.extend(raw.errors)
+        for stage, seconds in raw.timings.items():
+            report._time(stage, seconds)
+        return raw.text, raw.image, raw.documents
 
     def _resolve_pending_alignment(
         self,
-        docs: list[Document],
+        modality: np.ndarray,
         text_vecs: np.ndarray | None,
         image_vecs: np.ndarray | None,
         report: AddReport,
@@ -757,7 +768,7 @@ class Engine:
         if self._alignment != "auto":
             return
         t0 = time.perf_counter()
-        paired = np.array([d.modality == Modality.IMAGE_TEXT for d in docs])
+        paired = modality == int(Modality.IMAGE_TEXT)
         if paired.sum() >= MIN_FIT_PAIRS and text_vecs is not None and image_vecs is not None:
             from threadpoolctl import threadpool_limits
 
@@ -850,9 +861,10 @@ class Engine:
         if self._encoder_spec is None and self._encoder is None:
             return {}
         from mixsearch.encoders import fingerprint_id
+        from mixsearch.encoders.factory import reopening_spec
 
         return {
-            "encoder_spec": _reopening_spec(self._encoder_spec, self.encoder),
+            "encoder_spec": reopening_spec(self._encoder_spec, self.encoder),
             "encoder_fingerprint": fingerprint_id(self.encoder),
             "encoder_fingerprint_detail": self.encoder.fingerprint(),
         }
@@ -878,6 +890,19 @@ class Engine:
         report._time("store_commit", time.perf_counter() - t0)
         report.updated += sum(r.doc_id in existing for r in records)
         report.added += len(records) - sum(r.doc_id in existing for r in records)
+
+    def _check_shard_encoder(self, fingerprint: str, where: Path) -> None:
+        """Shards are stored only by a store (or a new engine) of the encoder that made them."""
+        expected = self._store_encoder_fingerprint()
+        if expected is None:
+            from mixsearch.encoders import fingerprint_id
+
+            expected = fingerprint_id(self.encoder)  # a new store: its encoder, loaded here
+        if fingerprint != expected:
+            raise MixsearchError(
+                f"{where} was encoded with encoder fingerprint {fingerprint}, but {self.path} "
+                f"uses {expected}: embed with the store's encoder, or index into a new store"
+            )
 
     def _check_encoder(
         self, encoder: Encoder, given: str | None = None, remedy: str | None = None
@@ -930,21 +955,6 @@ def _refuse_existing(path: Path) -> None:
         refuse_unless_absent(path, state)
 
 
-def content_hash(doc: Document) -> str:
-    """sha256 over the text and the image bytes: unchanged documents are skipped on re-index."""
-    digest = hashlib.sha256()
-    digest.update((doc.text or "").encode("utf-8"))
-    digest.update(b"\0")
-    if doc.image is not None:
-        try:
-            with open(doc.image, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            digest.update(str(doc.image).encode())
-    return digest.hexdigest()
-
-
 def _printable(doc_id: Any) -> str:
     """An id for a message, even one that is not valid Unicode."""
     return (
@@ -976,15 +986,6 @@ def _split_encoder(encoder: Any) -> tuple[EncoderSpec | None, Encoder | None]:
     if encoder is None or isinstance(encoder, str | Mapping):
         return encoder, None
     return None, encoder
-
-
-def _reopening_spec(spec: EncoderSpec | None, encoder: Encoder) -> EncoderSpec:
-    """What `Engine.open` rebuilds the encoder from: its full settings when it can state them, so
-    a later change of an encoder's defaults cannot change the encoder a store reopens with."""
-    settings = getattr(encoder, "config", None)
-    if callable(settings):
-        return dict(settings())
-    return spec if spec is not None else encoder.name
 
 
 def _make_encoder(encoder: EncoderSpec | Encoder, device: str) -> Encoder:

@@ -96,6 +96,12 @@ def _register_index(subparsers: Any) -> None:
         "--alpha", type=float, default=None, help="text weight of image+text documents (0.5)"
     )
     p.add_argument("--no-progress", action="store_true")
+    from mixsearch.cli.embed import add_ray_args
+
+    add_ray_args(p)  # SOURCE may also be a folder of `mixsearch embed` shards
+    p.add_argument(
+        "--shards", type=Path, default=None, help="with --ray: keep the shards in this folder"
+    )
     add_json_flag(p)
     p.set_defaults(handler=cmd_index)
 
@@ -164,9 +170,12 @@ def _add_encoder_args(p: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------- handlers
 def cmd_index(args: argparse.Namespace) -> int:
+    from mixsearch.cli.embed import cmd_index_shards, uses_shards
     from mixsearch.corpus import read_corpus
     from mixsearch.engine import Engine
 
+    if uses_shards(args):
+        return cmd_index_shards(args)
     settings, given = index_settings(args)
     engine: Engine | None = None
     try:

@@ -69,6 +69,15 @@ def create_encoder(spec: str | Mapping[str, Any], *, device: str = "auto") -> En
     return _from_name(spec.strip(), device=device, options={})
 
 
+def reopening_spec(spec: str | Mapping[str, Any] | None, encoder: Encoder) -> Any:
+    """What rebuilds ``encoder`` later (a store reopening, a Ray actor): its full settings when it
+    can state them, so a later change of an encoder's defaults cannot change the encoder."""
+    settings = getattr(encoder, "config", None)
+    if callable(settings):
+        return dict(settings())
+    return spec if spec is not None else encoder.name
+
+
 def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``[encoder]`` table of a TOML file (or the whole file when it has no such table);
     ``path`` may name a shipped preset (`mixsearch.presets`)."""
