@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mixsearch.errors import ItemError, MixsearchError
-from mixsearch.shards.files import remove_stale_temporaries, write_errors, write_shard
+from mixsearch.shards.files import (
+    read_errors,
+    remove_stale_temporaries,
+    write_errors,
+    write_shard,
+)
 from mixsearch.shards.manifest import (
     CORPUS_ERRORS,
     MANIFEST_NAME,
     build_manifest,
     check_same_job,
+    errors_name,
     is_shards_folder,
     read_manifest,
     shard_name,
@@ -39,8 +45,8 @@ DEFAULT_ENCODER = "offline-default"
 @dataclass
 class EmbedReport:
     """What one `embed` run did. ``skipped``: shards finished by an earlier run (not re-encoded);
-    ``encoded``: shards this run wrote; ``errors``: the corpus reader's and this run's per-item
-    errors, worded as `index` reports them."""
+    ``encoded``: shards this run wrote; ``errors``: every per-item error of the folder (the corpus
+    reader's, the skipped shards', this run's), worded as `index` reports them."""
 
     out: Path
     source: Path
@@ -127,7 +133,10 @@ def embed(
     )
     report.timings["plan"] = time.perf_counter() - started
     pending = [i for i in range(plan.shard_count) if not (out / shard_name(i)).is_file()]
-    report.skipped = [shard_name(i) for i in range(plan.shard_count) if i not in set(pending)]
+    done = [i for i in range(plan.shard_count) if i not in set(pending)]
+    report.skipped = [shard_name(i) for i in done]
+    for index in done:  # the folder's whole account of bad items, not just this run's
+        report.errors += read_errors(out / errors_name(index))
     writer = ShardWriter(out, plan, encoder_info["fingerprint"], report)
     t0 = time.perf_counter()
     with _progress(plan, pending, progress) as writer.bar:
