@@ -20,8 +20,9 @@ import numpy as np
 
 from mixsearch.documents import DocRecord, Document, Modality
 from mixsearch.errors import ItemError, MixsearchError
-from mixsearch.shards.manifest import errors_name, shard_name, write_atomic, write_text_atomic
+from mixsearch.shards.manifest import errors_name, shard_name
 from mixsearch.shards.rows import EncodedRows
+from mixsearch.vectors import atomic_write, atomic_write_text
 
 METADATA_KEY = b"mixsearch"
 
@@ -98,7 +99,7 @@ def read_errors(path: Path) -> list[ItemError]:
 
 def write_errors(path: Path, errors: list[ItemError]) -> None:
     text = "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in errors)
-    write_text_atomic(path, text)
+    atomic_write_text(path, text)
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -160,4 +161,4 @@ def _vectors(table: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 def _write_parquet_atomic(path: Path, table: Any) -> None:
     import pyarrow.parquet as pq
 
-    write_atomic(path, lambda handle: pq.write_table(table, handle))
+    atomic_write(path, lambda handle: pq.write_table(table, handle))

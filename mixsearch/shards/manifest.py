@@ -9,14 +9,12 @@ is refused: shards from two sources or two encoders never end up in one folder.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from mixsearch.errors import MixsearchError
 from mixsearch.shards.plan import ShardPlan
+from mixsearch.vectors import atomic_write_text
 
 MANIFEST_NAME = "mixsearch-shards.json"
 FORMAT = "mixsearch-shards"
@@ -99,23 +97,4 @@ def check_same_job(folder: Path, existing: dict[str, Any], wanted: dict[str, Any
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``: a reader
-    (or a rerun after a crash) sees the whole file or none of it."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
