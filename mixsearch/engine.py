@@ -384,7 +384,15 @@ class Engine:
             return report
         text = shards.text[keep] if shards.text is not None else None
         image = shards.image[keep] if shards.image is not None else None
-        self._add_raw_vectors(records, text, image, report, max(1, len(records)), progress)
+        if self._store is None:
+            self._claim_new_store()  # as `add`: a second creator is told now
+        try:
+            self._add_raw_vectors(records, text, image, report, max(1, len(records)), progress)
+        except BaseException:
+            self._abandon_creation()
+            raise
+        finally:
+            self._release_claim()
         return report
 
     def _add_raw_vectors(
