@@ -32,6 +32,7 @@ from mixsearch.documents import DocRecord, Document, Modality, document_problem
 from mixsearch.errors import (
     AlignmentError,
     BadInputError,
+    EncoderError,
     EncoderMismatchError,
     ItemError,
     MixsearchError,
@@ -60,6 +61,7 @@ MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the ra
 COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
 
 EncoderSpec = str | Mapping[str, Any]
+ImageQuery = Any  # a path (str / Path), the file's bytes, or a PIL image
 
 
 @dataclass
@@ -530,9 +532,10 @@ class Engine:
     # ------------------------------------------------------------------ reading
     def search(
         self,
-        query: str,
+        query: str | None = None,
         k: int = 10,
         *,
+        image: ImageQuery | None = None,
         modality: Any = None,
         where: Mapping[str, Any] | None = None,
         candidates: int | None = None,
@@ -540,11 +543,14 @@ class Engine:
         query_encoder: EncoderSpec | Encoder | None = None,
         bridge: Alignment | str | Path | None = None,
     ) -> list[Hit]:
-        """Top-k documents of every modality for one text query.
+        """Top-k documents of every modality for one text query, one image, or both.
 
         Args:
             query: The query text.
             k: How many hits.
+            image: A path, the file's bytes or a PIL image: it goes through the image encoder
+                and the alignment's source side, like an image document. With ``query`` too,
+                their vectors are summed.
             modality: Restrict to a modality (``"text"``, ``"image"``, ``"image+text"``) or a
                 list of them.
             where: Metadata conditions: ``{"year": 2020}`` or ``{"year": {"gte": 2020}}``.
@@ -561,16 +567,90 @@ class Engine:
             BadInputError: an empty query, k < 1, a bad filter, or a bridge without its encoder.
             EncoderMismatchError: the store's encoder changed, or the bridge is for other models.
         """
-        return self.search_batch(
-            [query],
-            k,
-            modality=modality,
-            where=where,
-            candidates=candidates,
-            rescore=rescore,
-            query_encoder=query_encoder,
-            bridge=bridge,
+        if image is None:
+            if query is None:
+                raise BadInputError("give a query text, an image, or both")
+            return self.search_batch(
+                [query],
+                k,
+                modality=modality,
+                where=where,
+                candidates=candidates,
+                rescore=rescore,
+                query_encoder=query_encoder,
+                bridge=bridge,
+            )[0]
+        if query_encoder is not None or bridge is not None:
+            raise BadInputError("an image query cannot go through a bridge (text encoders only)")
+        vector = self.query_vector(texts=[(query, 1.0)] if query else (), images=[(image, 1.0)])
+        return self.search_aligned(
+            vector, k, modality=modality, where=where, candidates=candidates, rescore=rescore
         )[0]
+
+    def search_like(
+        self,
+        doc_id: str,
+        k: int = 10,
+        *,
+        modality: Any = None,
+        where: Mapping[str, Any] | None = None,
+        candidates: int | None = None,
+        rescore: bool = False,
+    ) -> list[Hit]:
+        """ "More like this": the documents nearest to a stored document, itself left out. Its
+        stored vector is the query — for an image document exactly what querying with its image
+        gives (image encoder, then the alignment's source side), with no file read."""
+        found = self.store.faiss_ids([doc_id])
+        if doc_id not in found:
+            raise BadInputError(f"no document {doc_id!r} in {self.path}")
+        vector = self.store.vectors_for([found[doc_id]])
+        hits = self.search_aligned(
+            vector, k + 1, modality=modality, where=where, candidates=candidates, rescore=rescore
+        )[0]
+        others = [h for h in hits if h.doc_id != doc_id][:k]
+        for rank_, hit in enumerate(others, start=1):
+            hit.rank = rank_
+        return others
+
+    def query_vector(
+        self,
+        *,
+        texts: Sequence[tuple[str, float]] = (),
+        images: Sequence[tuple[ImageQuery, float]] = (),
+    ) -> np.ndarray:
+        """One [1, dim] query in the store's space from weighted terms: texts through the query
+        side, images through the source side, then sum(weight · vector), normalised. A negative
+        weight pushes results away from a term ("a dog" 1.0, "grass" -0.5)."""
+        if not texts and not images:
+            raise BadInputError("empty query: give at least one text or image")
+        parts, weights = [], []
+        if texts:
+            if any(not t or not t.strip() for t, _ in texts):
+                raise BadInputError("empty query text")
+            parts.append(
+                query_vectors(self.encoder.encode_texts([t for t, _ in texts]), self.alignment)
+            )
+            weights += [w for _, w in texts]
+        if images:
+            parts.append(self.image_query_vectors([i for i, _ in images]))
+            weights += [w for _, w in images]
+        combined = np.asarray(weights, np.float32) @ np.concatenate(parts)
+        if not np.linalg.norm(combined) > 1e-6:
+            raise BadInputError("the weighted query terms cancel out: nothing to search for")
+        return l2_normalize(combined[None, :])
+
+    def image_query_vectors(self, images: Sequence[ImageQuery]) -> np.ndarray:
+        """Images as queries: image encoder, then the alignment's source side, normalised."""
+        from mixsearch.encoders import supports_images
+        from mixsearch.encoders.images import load_query_image
+
+        encoder = self.encoder
+        if not supports_images(encoder):
+            raise EncoderError(f"the store's encoder {encoder.name!r} cannot encode images")
+        raw = encoder.encode_images([load_query_image(i) for i in images])
+        if self.alignment is None:
+            return l2_normalize(raw)
+        return l2_normalize(self.alignment.transform(raw, side="source", normalize=False))
 
     def search_batch(
         self,
@@ -620,12 +700,6 @@ class Engine:
         Raises:
             BadInputError: k < 1 or vectors of another dimension.
         """
-        from mixsearch.rank import rank
-
-        if k < 1 or k > MAX_HITS:
-            raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
-        if candidates is not None and candidates > 4 * MAX_HITS:
-            raise BadInputError(f"candidates must be at most {4 * MAX_HITS}, got {candidates}")
         q = np.asarray(query_vectors_raw, dtype=np.float32)
         if q.ndim == 1:
             q = q[None, :]
@@ -633,9 +707,37 @@ class Engine:
             raise BadInputError(
                 f"query vectors have dimension {q.shape[-1]}, the store holds {self.store.dim}"
             )
+        return self.search_aligned(
+            self._query_side(q),
+            k,
+            modality=modality,
+            where=where,
+            candidates=candidates,
+            rescore=rescore,
+            params=params,
+        )
+
+    def search_aligned(
+        self,
+        vectors: np.ndarray,
+        k: int = 10,
+        *,
+        modality: Any = None,
+        where: Mapping[str, Any] | None = None,
+        candidates: int | None = None,
+        rescore: bool = False,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[list[Hit]]:
+        """Rank for query vectors already in the store's space (see `query_vector`)."""
+        from mixsearch.rank import rank
+
+        if k < 1 or k > MAX_HITS:
+            raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
+        if candidates is not None and candidates > 4 * MAX_HITS:
+            raise BadInputError(f"candidates must be at most {4 * MAX_HITS}, got {candidates}")
         return rank(
             self.store,
-            self._query_side(q),
+            vectors,
             k,
             modality=modality,
             where=dict(where) if where else None,

@@ -17,6 +17,6 @@ fi
 
 mixsearch index "$CORPUS" --into "$STORE"
 echo
-mixsearch search "$STORE" -k 5 "a cat" "a rocket launch" "a man riding a horse"
+mixsearch search "$STORE" -k 5 "a cat" -q "a rocket launch" -q "a man riding a horse"
 echo
 echo "Store: $STORE  (try: mixsearch search $STORE \"your query\" --json; mixsearch info $STORE)"

@@ -2,7 +2,8 @@
 
 mixsearch index SOURCE --into STORE [--encoder NAME | --config PRESET|FILE] [--index SPEC]
                                     [--align DIR|auto|none] [--alpha 0.5]
-mixsearch search STORE "query" -k 10 [--modality image] [--where key=value] [--json]
+mixsearch search STORE "query" -k 10 [-q "another"] [--image FILE] [--modality image]
+                 [--where key=value] [--json]
 mixsearch info STORE [--json]
 mixsearch remove STORE ID [ID ...]
 mixsearch compact STORE [--index SPEC]
@@ -107,9 +108,31 @@ def _register_index(subparsers: Any) -> None:
 
 
 def _register_search(subparsers: Any) -> None:
-    p = subparsers.add_parser("search", help="rank the store's documents for a text query")
+    p = subparsers.add_parser(
+        "search",
+        help="rank the store's documents for a text or image query",
+        description='One query per QUERY (quote it: "a dog on a beach"); more queries with -q, '
+        "image queries with --image. Each query gets its own ranked list.",
+    )
     p.add_argument("store", type=Path)
-    p.add_argument("query", nargs="+", help="query text (several arguments are several queries)")
+    p.add_argument("query", nargs="*", help='the query text, quoted: "a dog on a beach"')
+    p.add_argument(
+        "-q",
+        "--query",
+        dest="queries",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="another text query (repeatable)",
+    )
+    p.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="search by this image: it is encoded like an image document (repeatable)",
+    )
     p.add_argument("-k", type=int, default=10, help="hits per query (10)")
     p.add_argument(
         "--modality",
@@ -251,30 +274,36 @@ def _render_index(p: dict[str, Any]) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     from mixsearch.engine import Engine
 
+    texts = _query_texts(args)
     where = parse_where(args.where)  # before the store is opened or the encoder loaded
     check_bridge_flags(args)
     _check_hits(args.k, args.candidates)
     with Engine.open(args.store, device=args.device, readonly=True) as engine:
         if args.query_encoder is None:
             engine.check_encoder(remedy=SAME_ENCODER_REMEDY)
+        options = {
+            "modality": args.modality,
+            "where": where,
+            "candidates": args.candidates,
+            "rescore": args.rescore,
+        }
+        results = []
         try:
-            results = engine.search_batch(
-                args.query,
-                args.k,
-                modality=args.modality,
-                where=where,
-                candidates=args.candidates,
-                rescore=args.rescore,
-                query_encoder=args.query_encoder,
-                bridge=args.bridge,
-            )
+            if texts:
+                results = engine.search_batch(
+                    texts, args.k, query_encoder=args.query_encoder, bridge=args.bridge, **options
+                )
         except EncoderMismatchError as err:  # a bridge fitted for other encoders
             raise EncoderMismatchError(f"{err} with `mixsearch bridge`") from None
-    payload = [
-        {"query": q, "hits": [h.to_dict() for h in hits]}
-        for q, hits in zip(args.query, results, strict=True)
-    ]
-    emit(payload if len(payload) > 1 else payload[0], args.json, _render_search)
+        image_hits = [engine.search(image=image, k=args.k, **options) for image in args.image]
+    labels = [(q, None) for q in texts] + [(None, str(p)) for p in args.image]
+    payload = {
+        "results": [
+            {"query": query, "image": image, "hits": [h.to_dict() for h in hits]}
+            for (query, image), hits in zip(labels, results + image_hits, strict=True)
+        ]
+    }
+    emit(payload, args.json, _render_search)
     return 0
 
 
@@ -294,17 +323,30 @@ def check_bridge_flags(args: argparse.Namespace) -> None:
         )
 
 
+def _query_texts(args: argparse.Namespace) -> list[str]:
+    """The text queries: at most one positional (a second word there is an unquoted query)."""
+    if len(args.query) > 1:
+        joined = " ".join(args.query)
+        raise BadInputError(
+            f"one query per search, quoted: mixsearch search {args.store} {json.dumps(joined)} "
+            f"(several queries: -q {json.dumps(args.query[0])} -q {json.dumps(args.query[1])})"
+        )
+    texts = list(args.query) + list(args.queries)
+    if not texts and not args.image:
+        raise BadInputError('give a query: mixsearch search STORE "text", or --image FILE')
+    return texts
+
+
 def _render_search(payload: Any) -> str:
-    blocks = payload if isinstance(payload, list) else [payload]
     out = []
-    for block in blocks:
+    for block in payload["results"]:
         rows = [
             [h["rank"], f"{h['score']:.4f}", h["modality"], h["doc_id"], _snippet(h)]
             for h in block["hits"]
         ]
+        label = block["query"] if block["query"] is not None else f"image {block['image']}"
         out.append(
-            f"query: {block['query']}\n"
-            + table(rows, ["#", "score", "modality", "id", "text / image"])
+            f"query: {label}\n" + table(rows, ["#", "score", "modality", "id", "text / image"])
         )
     return "\n\n".join(out)
 

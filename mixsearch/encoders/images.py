@@ -22,6 +22,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -199,3 +200,15 @@ def _rasterise_svg(path: Path, data: bytes | None) -> Image.Image:
     except Exception as err:  # cairosvg raises many parser-specific types
         raise ItemLoadError(str(path), f"SVG could not be rasterised ({err})") from None
     return to_rgb(image)
+
+
+def load_query_image(image: Any, *, name: str = "query image") -> Image.Image:
+    """An image given as a query — a path, the file's bytes, or a PIL image — as RGB, with the
+    same checks as indexed files (corrupt data, decompression bombs → ItemLoadError)."""
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if isinstance(image, bytes | bytearray | memoryview):
+        return load_image(name, data=bytes(image))
+    if isinstance(image, str | os.PathLike):
+        return load_image(image)
+    raise ItemLoadError(name, f"expected a path, bytes or a PIL image, got {type(image).__name__}")

@@ -21,9 +21,12 @@ dominates the mixture; a softer one averages over the plausible classes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,10 +251,37 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
         self.image_batch_size = image_batch_size
         self.text_encoder = MiniLMEncoder(device=device, batch_size=batch_size)
         self.weights_path = _lite0_weights_path()
-        self.classifier = _load_lite0(self.weights_path, device)
-        self.class_names = imagenet_class_names()
-        self.class_texts = imagenet_class_texts(class_text)
-        self.class_embeddings = self._class_prompt_embeddings()
+        # The image side (classifier, 1000 class-prompt embeddings) loads on first image use:
+        # a text-only search never pays for it.
+        self._image_lock = threading.Lock()
+        self._classifier: torch.nn.Module | None = None
+        self._class_embeddings: np.ndarray | None = None
+
+    @property
+    def classifier(self) -> torch.nn.Module:
+        self._load_image_side()
+        assert self._classifier is not None
+        return self._classifier
+
+    @property
+    def class_embeddings(self) -> np.ndarray:
+        self._load_image_side()
+        assert self._class_embeddings is not None
+        return self._class_embeddings
+
+    @functools.cached_property
+    def class_names(self) -> list[str]:
+        return imagenet_class_names()
+
+    @functools.cached_property
+    def class_texts(self) -> list[str]:
+        return imagenet_class_texts(self.class_text)
+
+    def _load_image_side(self) -> None:
+        with self._image_lock:  # the server encodes from several threads
+            if self._classifier is None:
+                self._class_embeddings = self._class_prompt_embeddings()
+                self._classifier = _load_lite0(self.weights_path, self.device)
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -334,7 +364,14 @@ def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) 
             return stored
     except (OSError, ValueError):
         pass  # missing or unreadable: recompute below
-    vectors = text.encode_texts(prompts, batch_size=128, normalize=True)
+    # Once per machine (the file above is the cache): say so, it takes a while on a slow CPU.
+    show = sys.stderr.isatty()
+    if show:
+        print(
+            f"embedding {len(prompts)} ImageNet class prompts once (cached in {path})",
+            file=sys.stderr,
+        )
+    vectors = text.encode_texts(prompts, batch_size=128, normalize=True, progress=show)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save_npy(path, vectors)

@@ -140,7 +140,7 @@ def test_search_info_remove_json(tmp_path: Path, default_store: Path, capsys) ->
     capsys.readouterr()
 
     assert main(["search", str(store), "a cat", "-k", "3", "--json"]) == 0
-    hits = json.loads(capsys.readouterr().out)["hits"]
+    hits = json.loads(capsys.readouterr().out)["results"][0]["hits"]
     assert [h["rank"] for h in hits] == [1, 2, 3]
 
     assert main(["info", str(store), "--json"]) == 0
@@ -384,7 +384,7 @@ def test_coco_mini_folder_query_returns_every_modality(tmp_path: Path, capsys) -
     capsys.readouterr()
 
     assert main(["search", str(store), "a man riding a horse", "-k", "15", "--json"]) == 0
-    hits = json.loads(capsys.readouterr().out)["hits"]
+    hits = json.loads(capsys.readouterr().out)["results"][0]["hits"]
     assert {h["modality"] for h in hits} == {"text", "image", "image+text"}
 
 
