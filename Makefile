@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,onnx,parquet,ray]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,onnx,parquet,ray,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from mixsearch import __version__
 from mixsearch.errors import BadInputError, FileAccessError, MixsearchError
 
-COMMAND_MODULES = ("store", "verify", "align", "bench", "embed")
+COMMAND_MODULES = ("store", "verify", "align", "bench", "embed", "serve")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -636,6 +636,18 @@ class Store:
     def check_integrity(self) -> IntegrityReport:
         return check_store(self)
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[int]:
+        """One consistent SQLite read snapshot (WAL) for the block; yields the generation it
+        sees. A long-lived reader compares it with `generation` (its in-memory index): when
+        they differ another process committed, and the reader reopens."""
+        self._conn.execute("BEGIN")
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            yield int(json.loads(row[0]))
+        finally:
+            self._conn.execute("COMMIT")
+
     # ---- internals: validation --------------------------------------------------------------
 
     def _checked_batch(
