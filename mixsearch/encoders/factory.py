@@ -161,14 +161,21 @@ def _from_name(name: str, *, device: str, options: dict[str, Any]) -> Encoder:
         from mixsearch.encoders.offline import OfflineDefaultEncoder
 
         conse = _offline_options(options)
-        return OfflineDefaultEncoder(device=resolve_device(device), **conse, **batch)
+        return OfflineDefaultEncoder(device=_checked_device(device), **conse, **batch)
     if name == MINILM_L6:
         from mixsearch.encoders.offline import MiniLMEncoder
 
-        return MiniLMEncoder(device=resolve_device(device), **batch)
+        return MiniLMEncoder(device=_checked_device(device), **batch)
     from mixsearch.encoders.offline import MiniLMOnnxEncoder
 
     return MiniLMOnnxEncoder(**batch)
+
+
+def _checked_device(device: str) -> str:
+    """The packaged encoders resolve "auto" when torch first runs (a text query may never need
+    torch); anything but auto/cpu is checked now, which imports torch."""
+    device = (device or "auto").lower()
+    return device if device in ("auto", "cpu") else resolve_device(device)
 
 
 def _offline_options(options: Mapping[str, Any]) -> dict[str, Any]:

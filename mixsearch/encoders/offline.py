@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MINILM_DIM = 384
+NUMPY_MAX_BATCH = 8  # batches up to this size (queries) run the numpy forward on the CPU
 CLASS_PROMPT = "a photo of a {}"
 CLASS_TEXTS = ("description", "name")  # "sorrel: a horse of a brownish orange …" or "sorrel"
 DEFAULT_CLASS_TEXT = "description"
@@ -102,8 +103,10 @@ class MiniLMEncoder(_MiniLMFamily):
     The model's sentence-transformers pipeline (``modules.json``: BERT, mean pooling over the
     attention mask, L2 normalisation; at most 256 tokens) written out with transformers' BertModel
     and the Rust tokenizer, so that loading it skips importing sentence-transformers (seconds of
-    start-up for every CLI search). ``tests/encoders/test_offline.py`` checks the vectors equal
-    sentence-transformers' own.
+    start-up for every CLI search). Batches of at most `NUMPY_MAX_BATCH` texts (queries) on
+    the CPU run the same network in numpy (`minilm_numpy`), so a text search never imports torch
+    or transformers. ``tests/encoders/test_offline.py`` and ``test_minilm_numpy.py`` check both
+    paths' vectors equal sentence-transformers' own.
     """
 
     max_tokens = 256  # the model's sentence_bert_config.json max_seq_length
@@ -111,19 +114,43 @@ class MiniLMEncoder(_MiniLMFamily):
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 64) -> None:
         self.name = "minilm-l6"
-        self.device = device
+        self.device_spec = device  # "auto" is resolved (importing torch) only when torch runs
         self.batch_size = batch_size
         self.model_dir = minilm_model_dir()
-        from transformers import BertModel
-        from transformers.utils import logging as transformers_logging
-
-        # Loading local weights is instant; transformers' "Loading weights" bar is only noise.
-        transformers_logging.disable_progress_bar()
         self.tokenizer = wordpiece_tokenizer(self.model_dir / "tokenizer.json", self.max_tokens)
-        with hub_offline():
-            model = BertModel.from_pretrained(str(self.model_dir))
-        # transformers' decorated `.to` confuses mypy; it is torch's Module.to underneath.
-        self.model = model.to(device).eval()  # type: ignore[arg-type]
+        self._torch_model: Any = None
+        self._numpy_model: Any = None
+        self._load_lock = threading.Lock()
+
+    @functools.cached_property
+    def device(self) -> str:
+        from mixsearch.encoders.base import resolve_device
+
+        return resolve_device(self.device_spec)
+
+    @property
+    def model(self) -> Any:
+        """transformers' BertModel, loaded on first use (seconds of imports)."""
+        with self._load_lock:
+            if self._torch_model is None:
+                from transformers import BertModel
+                from transformers.utils import logging as transformers_logging
+
+                # Loading local weights is instant; transformers' "Loading weights" bar is noise.
+                transformers_logging.disable_progress_bar()
+                with hub_offline():
+                    model = BertModel.from_pretrained(str(self.model_dir))
+                # transformers' decorated `.to` confuses mypy; it is torch's Module.to underneath.
+                self._torch_model = model.to(self.device).eval()  # type: ignore[arg-type]
+            return self._torch_model
+
+    def _numpy(self) -> Any:
+        with self._load_lock:
+            if self._numpy_model is None:
+                from mixsearch.encoders.minilm_numpy import NumpyMiniLM
+
+                self._numpy_model = NumpyMiniLM(self.model_dir / "model.safetensors")
+            return self._numpy_model
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -135,9 +162,15 @@ class MiniLMEncoder(_MiniLMFamily):
         }
 
     def _encode_text_batch(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        if len(texts) <= NUMPY_MAX_BATCH and self.device_spec in ("cpu", "auto"):
+            # Queries: the numpy forward answers before torch would have finished importing.
+            return self._numpy().forward(
+                np.array([e.ids for e in encodings], dtype=np.int64),
+                np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            )
         import torch
 
-        encodings = self.tokenizer.encode_batch(list(texts))
         ids = torch.tensor([e.ids for e in encodings], device=self.device)
         mask = torch.tensor([e.attention_mask for e in encodings], device=self.device)
         with torch.inference_mode():
@@ -243,7 +276,6 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
         if class_text not in CLASS_TEXTS:
             raise EncoderSpecError(f"class_text must be one of {CLASS_TEXTS}, got {class_text!r}")
         self.name = "offline-default"
-        self.device = device
         self.topk = topk
         self.temperature = float(temperature)
         self.class_text = class_text
@@ -256,6 +288,10 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
         self._image_lock = threading.Lock()
         self._classifier: torch.nn.Module | None = None
         self._class_embeddings: np.ndarray | None = None
+
+    @property
+    def device(self) -> str:
+        return str(self.text_encoder.device)
 
     @property
     def classifier(self) -> torch.nn.Module:

@@ -1,0 +1,114 @@
+"""all-MiniLM-L6-v2's BERT forward in numpy, for short query batches on the CPU.
+
+A query is a handful of tokens: the forward itself takes milliseconds, while importing torch and
+transformers' BertModel takes seconds — most of a cold ``mixsearch search``. This is the same
+network with the same weights (the safetensors file is memory-mapped, not copied: only the pages
+a query touches are read), so it gives the same vectors up to float32 rounding
+(tests/encoders/test_minilm_numpy.py compares it with sentence-transformers). Bulk encoding keeps
+using torch.
+
+BERT, post-LayerNorm: embeddings (word + position + token type) → LayerNorm → 6 × [self-attention
+(12 heads) → dense → residual + LayerNorm → dense 1536 → GELU → dense 384 → residual + LayerNorm].
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+LAYERS = 6
+HEADS = 12
+LAYER_NORM_EPS = 1e-12
+_DTYPES = {"F32": np.float32, "I64": np.int64}
+
+
+def load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a .safetensors file as a read-only view of one memory map.
+
+    The format: an 8-byte little-endian header length, a JSON header mapping each name to its
+    dtype, shape and byte range, then the data."""
+    with open(path, "rb") as handle:
+        (header_len,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(header_len))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_len)
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = entry["data_offsets"]
+        dtype = _DTYPES[entry["dtype"]]
+        tensors[name] = data[start:end].view(dtype).reshape(entry["shape"])
+    return tensors
+
+
+class NumpyMiniLM:
+    """``forward(ids, mask)`` → mean-pooled token vectors [batch, 384] (not normalised)."""
+
+    def __init__(self, weights_path: Path) -> None:
+        self.w = load_safetensors(weights_path)
+
+    def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        w = self.w
+        positions = np.arange(ids.shape[1])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][positions][None]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = _layer_norm(x, w, "embeddings.LayerNorm")
+        # Padding keys get the most negative float added, as transformers does.
+        bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min)
+        for i in range(LAYERS):
+            x = self._layer(x, bias.astype(np.float32), f"encoder.layer.{i}.")
+        weights = mask[..., None].astype(np.float32)
+        return (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def _layer(self, x: np.ndarray, bias: np.ndarray, p: str) -> np.ndarray:
+        batch, length, dim = x.shape
+        head = dim // HEADS
+
+        def split(t: np.ndarray) -> np.ndarray:  # [b, l, d] → [b, heads, l, head]
+            return t.reshape(batch, length, HEADS, head).transpose(0, 2, 1, 3)
+
+        q = split(_dense(x, self.w, p + "attention.self.query"))
+        k = split(_dense(x, self.w, p + "attention.self.key"))
+        v = split(_dense(x, self.w, p + "attention.self.value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head)) + bias
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        attention = scores / scores.sum(axis=-1, keepdims=True)
+        context = (attention @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
+        x = _layer_norm(
+            _dense(context, self.w, p + "attention.output.dense") + x,
+            self.w,
+            p + "attention.output.LayerNorm",
+        )
+        hidden = _gelu(_dense(x, self.w, p + "intermediate.dense"))
+        return _layer_norm(
+            _dense(hidden, self.w, p + "output.dense") + x, self.w, p + "output.LayerNorm"
+        )
+
+
+def _dense(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
+    return x @ w[name + ".weight"].T + w[name + ".bias"]
+
+
+def _layer_norm(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    normed = (x - mean) / np.sqrt(var + LAYER_NORM_EPS)
+    return (normed * w[name + ".weight"] + w[name + ".bias"]).astype(np.float32)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), with erf to 1.5e-7 (Abramowitz &
+    Stegun 7.1.26; scipy.special would cost a second of import for one function)."""
+    z = np.abs(x) / np.float32(np.sqrt(2.0))
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
+    return (0.5 * x * (1.0 + erf)).astype(np.float32)
