@@ -33,7 +33,11 @@ def server_url(built_store: Path, tmp_path_factory: pytest.TempPathFactory):
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +85,7 @@ def _status(driver) -> str:
     return driver.find_element("id", "status").text
 
 
-def test_search_page_end_to_end(browser, server_url: str, tmp_path: Path, corpus_dir: Path) -> None:
+def test_search_page_end_to_end(server_url: str, browser, tmp_path: Path, corpus_dir: Path) -> None:
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server_url + "/")

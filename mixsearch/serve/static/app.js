@@ -9,9 +9,12 @@ function setStatus(text, isError) {
   $("status").className = isError ? "error" : "";
 }
 
+let latest = 0;  // answers to superseded searches (a filter click, then a drop) are dropped
+
 async function runSearch() {
   let response;
   const started = performance.now();
+  const mine = ++latest;
   setStatus("searching…");
   try {
     if (state.mode === "image") {
@@ -27,10 +30,11 @@ async function runSearch() {
       response = await fetch("/api/search?" + params);
     }
     const payload = await response.json();
+    if (mine !== latest) return;
     if (!response.ok) { setStatus(payload.error || response.statusText, true); return; }
     render(payload.results[0], performance.now() - started);
   } catch (err) {
-    setStatus("the server did not answer: " + err, true);
+    if (mine === latest) setStatus("the server did not answer: " + err, true);
   }
 }
 
