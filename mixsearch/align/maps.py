@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg
 
 from mixsearch.align.stats import PairStats
 
@@ -34,6 +33,8 @@ def padded_identity(ds: int, dt: int) -> np.ndarray:
 def svd(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD; gesdd (divide and conquer) occasionally fails to converge, gesvd is the
     slower, robust fallback."""
+    import scipy.linalg  # here, not at the top: it costs a cold `mixsearch search` a second
+
     try:
         return scipy.linalg.svd(c, full_matrices=False, lapack_driver="gesdd")  # type: ignore[return-value]
     except np.linalg.LinAlgError:
@@ -78,6 +79,8 @@ def shrunk_procrustes(c: np.ndarray, lambda_: float) -> np.ndarray:
 def ridge_map(stats: PairStats, center: bool, ridge: float = DEFAULT_RIDGE) -> np.ndarray:
     cov = stats.source_cov(center)
     reg = ridge * np.trace(cov) / cov.shape[0]
+    import scipy.linalg
+
     return scipy.linalg.solve(
         cov + reg * np.eye(cov.shape[0]), stats.cross_cov(center), assume_a="pos"
     )
