@@ -144,16 +144,31 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not come up")
 
 
-def warm_latency(url: str, count: int) -> dict[str, Any]:
+def warm_latency(url: str, count: int, server_pid: int) -> dict[str, Any]:
     for q in QUERIES:  # warm caches: each query text once
         get(f"{url}/api/search?{urlencode({'q': q, 'k': 10})}")
     seconds, errors = [], 0
+    cpu_before = process_cpu_seconds(server_pid)
     for i in range(count):
         q = f"{QUERIES[i % len(QUERIES)]} {i}"  # distinct texts: every query is encoded
         status, _, took = get(f"{url}/api/search?{urlencode({'q': q, 'k': 10})}")
         errors += status != 200
         seconds.append(took)
-    return {"queries": count, "errors": errors, **summary(seconds)}
+    # CPU time the server spent per query: what the wall time would be on an idle core, and a
+    # figure that other processes on a busy machine barely change.
+    cpu_ms = 1000 * (process_cpu_seconds(server_pid) - cpu_before) / count
+    return {
+        "queries": count,
+        "errors": errors,
+        **summary(seconds),
+        "server_cpu_ms_per_query": round(cpu_ms, 2),
+    }
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(seconds: list[float]) -> dict[str, float]:
@@ -271,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status, info, _ = get(url + "/api/info")
         C.log(f"serving {info['documents']} documents at {url}")
-        warm = warm_latency(url, args.warm)
+        warm = warm_latency(url, args.warm, proc.pid)
         C.log(f"warm: {warm}")
         load = load_phase(args, url)
         C.log(f"load: {load}")

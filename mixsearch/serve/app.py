@@ -104,7 +104,9 @@ def _warm_image_side(live: LiveStore) -> None:
         load = getattr(encoder, "_load_image_side", None)
         if load is not None:
             load()
+        live.image_model = "ready"
     except Exception:  # a store without an image encoder: image queries will say so
+        live.image_model = "unavailable"
         log.debug("image side not warmed", exc_info=True)
 
 
@@ -156,7 +158,11 @@ def _add_page_routes(app: FastAPI) -> None:
     @app.get("/healthz", summary="Liveness: 200 with the store generation served")
     async def healthz(request: Request) -> dict[str, Any]:
         live: LiveStore = request.app.state.live
-        return {"status": "ok", "generation": live.engine.store.generation}
+        return {
+            "status": "ok",
+            "generation": live.engine.store.generation,
+            "image_model": live.image_model,  # "loading" until image queries answer at once
+        }
 
 
 # ---------------------------------------------------------------------- search

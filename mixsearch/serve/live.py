@@ -25,6 +25,7 @@ class LiveStore:
         self._lock = threading.Lock()  # one reader of the SQLite connection at a time
         self.engine = Engine.open(path, device=device)
         self.reopened = 0
+        self.image_model = "loading"  # set by the server's warm-up thread
 
     @property
     def has_encoder(self) -> bool:

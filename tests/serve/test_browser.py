@@ -81,6 +81,19 @@ def _thumbnails_loaded(driver) -> list[dict] | bool:
     return cards if images and all(i["done"] and i["width"] > 0 for i in images) else False
 
 
+def _wait_for_image_model(url: str, timeout: float = 900.0) -> None:
+    """The server loads the image model in the background after start-up (a minute on a busy
+    machine): wait for it, so the image steps below measure the page, not the loading."""
+    import time
+
+    from .server_helpers import get_json
+
+    deadline = time.monotonic() + timeout
+    while get_json(url + "/healthz")[1]["image_model"] == "loading":
+        assert time.monotonic() < deadline, "the image model did not load"
+        time.sleep(0.5)
+
+
 def _status(driver) -> str:
     return driver.find_element("id", "status").text
 
@@ -109,6 +122,7 @@ def test_search_page_end_to_end(server_url: str, browser, tmp_path: Path, corpus
         "only image results",
     )
     browser.find_element("css selector", '#modality button[data-modality=""]').click()
+    _wait_for_image_model(server_url)
 
     # Drop an image on the page: a File made from the bytes of a photo, in a DataTransfer.
     browser.execute_async_script(
