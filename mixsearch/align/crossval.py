@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from mixsearch.align.maps import padded_identity, polar_factor, rms_singular
 from mixsearch.align.mixed import DEFAULT_ALPHA, heldout_scores
@@ -108,6 +107,8 @@ def data_basis(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     dim = x.shape[1]
     if x.shape[1] != y.shape[1] or 2 * len(x) >= LOW_RANK_SHARE * dim:
         return None
+    import scipy.linalg  # here, not at the top: it costs a cold `mixsearch search` a second
+
     stacked = np.concatenate([x, y], axis=0).T
     q, r, _ = scipy.linalg.qr(stacked, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
