@@ -534,19 +534,19 @@ def _record(live: LiveStore, doc_id: str) -> Any:
 
 
 def _info(live: LiveStore, writable: bool) -> dict[str, Any]:
-    from mixsearch.engine import describe_encoder_spec, store_alignment_label
+    from mixsearch.settings import StoreSettings
 
     with live.snapshot() as engine:
         manifest = engine.info()
-    extra = manifest.get("extra", {})
+    settings = StoreSettings.from_manifest(manifest)
     return {
         "version": __version__,
         "store": live.path.name,
         "documents": manifest.get("documents", 0),
         "by_modality": manifest.get("counts", {}).get("by_modality", {}),
         "generation": manifest.get("generation"),
-        "encoder": describe_encoder_spec(extra.get("encoder_spec")),
-        "alignment": store_alignment_label(extra),
+        "encoder": settings.encoder_label,
+        "alignment": settings.alignment_label,
         "index": manifest.get("index_spec_resolved"),
         "writable": writable,
         "limits": {
