@@ -77,7 +77,7 @@ def create_app(
     warm: bool = True,
 ) -> FastAPI:
     """The app over ``store``; writes are allowed only when ``api_key`` is given."""
-    live = LiveStore(Path(store), device=device)
+    live = LiveStore(Path(store), device=device, readonly=api_key is None)
     if warm:
         live.warm_up()
         threading.Thread(target=_warm_image_side, args=(live,), daemon=True).start()

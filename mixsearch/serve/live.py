@@ -20,10 +20,11 @@ from mixsearch.engine import Engine
 class LiveStore:
     """The current `Engine` of a store; use `snapshot()` around each request's store reads."""
 
-    def __init__(self, path: Path, *, device: str = "cpu") -> None:
+    def __init__(self, path: Path, *, device: str = "cpu", readonly: bool = True) -> None:
         self.path = path
+        self.readonly = readonly  # a server without an API key never writes the store
         self._lock = threading.Lock()  # one reader of the SQLite connection at a time
-        self.engine = Engine.open(path, device=device)
+        self.engine = Engine.open(path, device=device, readonly=readonly)
         self.reopened = 0
         self.image_model = "loading"  # set by the server's warm-up thread
 
@@ -54,7 +55,7 @@ class LiveStore:
 
     def _reopen(self) -> None:
         encoder = self.engine.encoder if self.has_encoder else None
-        fresh = Engine.open(self.path, encoder=encoder)
+        fresh = Engine.open(self.path, encoder=encoder, readonly=self.readonly)
         old, self.engine = self.engine, fresh
         old.close()
         self.reopened += 1
