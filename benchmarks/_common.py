@@ -211,3 +211,23 @@ def _fmt(value: Any) -> str:
 def log(msg: str) -> None:
     """Progress on stderr, so stdout stays the result."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def build_folder(data: Path, n: int, out: Path) -> dict[str, int]:
+    """``n`` photo symlinks under ``out``; even-numbered ones get a caption .txt beside them."""
+    items = json.loads((data / "captions.json").read_text())["items"]
+    if not items:
+        raise SystemExit(f"{data / 'captions.json'} lists no items")
+    out.mkdir(parents=True, exist_ok=True)
+    with_caption = 0
+    for i in range(n):
+        item = items[i % len(items)]
+        source = (data / item["image"]).resolve()
+        link = out / f"photo_{i:06d}{source.suffix.lower()}"
+        link.symlink_to(source)
+        if i % 2 == 0 and item.get("captions"):
+            link.with_suffix(".txt").write_text(
+                item["captions"][i // len(items) % len(item["captions"])]
+            )
+            with_caption += 1
+    return {"documents": n, "image_text": with_caption, "image_only": n - with_caption}

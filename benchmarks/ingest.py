@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
 import sys
 import tempfile
@@ -47,27 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", default=None)
     p.add_argument("--json", dest="json_out", default=None)
     return p.parse_args(argv)
-
-
-# ---------------------------------------------------------------------- corpus folder
-def build_folder(data: Path, n: int, out: Path) -> dict[str, int]:
-    """``n`` photo symlinks under ``out``; even-numbered ones get a caption .txt beside them."""
-    items = json.loads((data / "captions.json").read_text())["items"]
-    if not items:
-        raise SystemExit(f"{data / 'captions.json'} lists no items")
-    out.mkdir(parents=True, exist_ok=True)
-    with_caption = 0
-    for i in range(n):
-        item = items[i % len(items)]
-        source = (data / item["image"]).resolve()
-        link = out / f"photo_{i:06d}{source.suffix.lower()}"
-        link.symlink_to(source)
-        if i % 2 == 0 and item.get("captions"):
-            link.with_suffix(".txt").write_text(
-                item["captions"][i // len(items) % len(item["captions"])]
-            )
-            with_caption += 1
-    return {"documents": n, "image_text": with_caption, "image_only": n - with_caption}
 
 
 # ---------------------------------------------------------------------- stage timers
@@ -140,7 +118,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         raise SystemExit(
             f"ingest: skipped: {data} (coco-mini) is absent; it lives in ../shared/data"
         )
-    folder_info = build_folder(data, args.n, workdir / "photos")
+    folder_info = C.build_folder(data, args.n, workdir / "photos")
     clock = StageClock()
     t0 = time.perf_counter()
     encoder = TimedEncoder(create_encoder(args.encoder, device="cpu"), clock)
