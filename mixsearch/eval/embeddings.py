@@ -294,7 +294,7 @@ def _read_qrels(
     lines = path.read_text(encoding="utf-8").splitlines()
     for lineno, line in enumerate(lines, start=1):
         fields = line.split()
-        if not fields or (lineno == 1 and not _is_number(fields[0])):
+        if not fields or (lineno == 1 and not is_number(fields[0])):
             continue
         parsed = _parse_qrels_line(fields, n_queries, n_docs)
         if isinstance(parsed, str):
@@ -321,7 +321,8 @@ def _parse_qrels_line(
     return q, d, grade
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a header-or-data cell parses as a number (a header row's cells do not)."""
     try:
         float(text)
     except ValueError:

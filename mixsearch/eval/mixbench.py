@@ -45,7 +45,12 @@ import numpy as np
 
 from mixsearch.documents import Document
 from mixsearch.errors import ItemError, MixsearchError
-from mixsearch.eval.embeddings import DEFAULT_METHODS, run_embeddings_benchmark, save_embeddings_dir
+from mixsearch.eval.embeddings import (
+    DEFAULT_METHODS,
+    is_number,
+    run_embeddings_benchmark,
+    save_embeddings_dir,
+)
 from mixsearch.eval.mixbench_parquet import parquet_files, read_parquet_rows
 from mixsearch.fusion import DEFAULT_ALPHA
 
@@ -356,14 +361,14 @@ def _read_qrels(
     qrels: dict[str, dict[str, float]] = {}
     for lineno, fields in enumerate(lines, start=1):
         fields = [f.strip() for f in fields]
-        if not any(fields) or (lineno == 1 and len(fields) == 3 and not _is_number(fields[2])):
+        if not any(fields) or (lineno == 1 and len(fields) == 3 and not is_number(fields[2])):
             continue
         item = f"{source} line {lineno}"
         if len(fields) != 3:
             errors.append(ItemError(item, f"expected 3 fields, got {len(fields)}"))
             continue
         qid, did, score = fields
-        if not _is_number(score):
+        if not is_number(score):
             errors.append(ItemError(item, f"score {score!r} is not a number"))
             continue
         if qid not in query_ids or did not in doc_ids:
@@ -372,14 +377,6 @@ def _read_qrels(
             continue
         qrels.setdefault(qid, {})[did] = float(score)
     return qrels
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
