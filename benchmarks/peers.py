@@ -18,6 +18,9 @@ Not part of ``make test`` (it downloads packages and runs for a long time).
 
     .venv/bin/python benchmarks/peers.py --n 100000 --json benchmarks/out/peers_100k.json
     .venv/bin/python benchmarks/peers.py --n 20000 --peers hnswlib,lancedb   # a quick look
+    # peers once (only the reference index is built), mixsearch rows later, one table:
+    .venv/bin/python benchmarks/peers.py --skip-mixsearch --workdir W --json PEERS.json
+    .venv/bin/python benchmarks/peers.py --peers '' --rows-from PEERS.json --json ALL.json
 """
 
 from __future__ import annotations
@@ -73,6 +76,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", dest="json_out", default=None)
+    p.add_argument(
+        "--skip-mixsearch",
+        action="store_true",
+        help="measure the peers only: build just the reference (raw FAISS HNSW32, efSearch tuned "
+        "on the tuning queries) instead of the mixsearch stores",
+    )
+    p.add_argument(
+        "--rows-from",
+        type=Path,
+        default=None,
+        help="an earlier run's --json: its rows for systems not measured now join the table "
+        "(e.g. peers measured once, mixsearch rows after a change; each row's ratio is to FAISS "
+        "timed in its own process)",
+    )
     args = p.parse_args(argv)
     args.peer_list = [x.strip() for x in args.peers.split(",") if x.strip()]
     unknown = sorted(set(args.peer_list) - set(PEER_PACKAGES))
@@ -132,6 +149,46 @@ def measure_mixsearch(args: argparse.Namespace, arrays: dict, data: Path, work: 
     finally:
         target.close()
     return rows
+
+
+def measure_reference(args: argparse.Namespace, arrays: dict, data: Path, work: Path) -> list:
+    """Only the reference the peers are timed against: raw FAISS HNSW32 built by the store's
+    own builder (same spec and efConstruction as mixsearch), efSearch the smallest of a ladder
+    reaching the target recall on the tuning queries."""
+    import faiss
+    import search as S
+
+    target = S.Target(args.dim, work, use_engine=False)
+    C.log("reference: building raw FAISS HNSW32 ...")
+    build_s = target.build("HNSW32", arrays["vectors"])
+    faiss.omp_set_num_threads(1)
+    for ef in (10, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024):
+        target.params = {"efSearch": ef}
+        target.search_parameters = faiss.SearchParametersHNSW(efSearch=ef)
+        if C.recall_at_k(target.raw(arrays["tune"]), arrays["tune_truth"]) >= args.target:
+            break
+    faiss.write_index(target.index, str(data / "reference.faiss"))
+    (data / "reference.json").write_text(json.dumps(target.params))
+    queries = arrays["queries"]
+    times = []
+    for q in queries:
+        t0 = time.perf_counter()
+        target.raw(q[None])
+        times.append(time.perf_counter() - t0)
+    row = {
+        "system": f"raw FAISS {target.spec} (reference)",
+        "params": target.params,
+        "build_s": build_s,
+        "disk_bytes": (data / "reference.faiss").stat().st_size,
+        "unfiltered": {
+            "recall": C.recall_at_k(target.raw(queries), arrays["truth"]),
+            "p50_ms": float(np.percentile(times, 50) * 1e3),
+            "p99_ms": float(np.percentile(times, 99) * 1e3),
+            "qps_batch64": C.timed_qps(target.raw, queries, 64),
+        },
+        "filtered": None,
+    }
+    return [row]
 
 
 def mixsearch_rows(target: Any, spec: str, arrays: dict, build_s: float) -> list[dict]:
@@ -280,8 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     C.set_faiss_threads(None)
     C.log(f"corpus: {args.n} x {args.dim}, {args.queries} + {args.tune_queries} queries ...")
     arrays = write_corpus(args, data)
-    rows = measure_mixsearch(args, arrays, data, work / "mixsearch")
+    measure = measure_reference if args.skip_mixsearch else measure_mixsearch
+    rows = measure(args, arrays, data, work / "mixsearch")
     reference = next(r for r in rows if r["system"].startswith("raw FAISS HNSW"))
+    if args.rows_from is not None:
+        measured = {r["system"] for r in rows} | set(args.peer_list)
+        earlier = json.loads(args.rows_from.read_text())["rows"]
+        rows = [r for r in earlier if r["system"] not in measured] + rows
     for name in args.peer_list:
         rows.append(run_peer(name, args, data, work))
         if args.json_out:
