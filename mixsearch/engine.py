@@ -15,39 +15,32 @@ image+text documents at the first `add` (they are paired data for free) when the
 `MIN_FIT_PAIRS` of them, else uses none; an `Alignment` or a saved alignment folder is used as
 given; ``None``/``"none"`` means no transform. Because stored vectors live in the aligned space, the
 store is created only once the alignment is known.
+
+`Engine` is the front: it holds the state (store, encoder, alignment) and its methods hand the
+work to one module per idea — `ingest` (documents → stored vectors), `store_creation` (the
+crash-safe first index), `encoder_checks` and `alignment_choice` (which models, checked against
+the store), `querying` (queries → vectors → hits) and `bridge` (querying with another model).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixsearch.document_encoding import content_hash
-from mixsearch.documents import DocRecord, Document, Modality, document_problem
-from mixsearch.errors import (
-    AlignmentError,
-    BadInputError,
-    EncoderError,
-    EncoderMismatchError,
-    ItemError,
-    MixsearchError,
-    StoreExistsError,
-    StoreNotFoundError,
-)
-from mixsearch.fusion import document_vectors, l2_normalize, query_vectors
-from mixsearch.settings import (
-    ALIGNMENT_DIR,
-    DEFAULT_ALPHA,
-    DEFAULT_ENCODER,
-    AlignmentChoice,
-    StoreSettings,
-    auto_origin,
-)
+from mixsearch import bridge as bridges
+from mixsearch import ingest, querying
+from mixsearch.alignment_choice import load_store_alignment, resolve_alignment_arg
+from mixsearch.documents import Document
+from mixsearch.encoder_checks import EncoderSpec, load_checked_encoder, split_encoder
+from mixsearch.errors import BadInputError, StoreNotFoundError
+from mixsearch.fusion import query_vectors
+from mixsearch.ingest import COMMIT_EVERY, MIN_FIT_PAIRS, AddReport
+from mixsearch.querying import MAX_HITS, AffineQuerySide, ImageQuery
+from mixsearch.settings import DEFAULT_ALPHA, DEFAULT_ENCODER, AlignmentChoice, StoreSettings
+from mixsearch.store_creation import create_store_now, refuse_existing, release_claim
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
@@ -56,37 +49,15 @@ if TYPE_CHECKING:
     from mixsearch.rank import Hit
     from mixsearch.store import Store
 
-MAX_HITS = 10_000  # per query: k and candidates beyond this only exhaust memory
-MIN_FIT_PAIRS = 50  # below this a fitted map is noise; `auto` then keeps the raw space
-COMMIT_EVERY = 2048  # documents per crash-safe commit during `add`
-
-EncoderSpec = str | Mapping[str, Any]
-ImageQuery = Any  # a path (str / Path), the file's bytes, or a PIL image
-
-
-@dataclass
-class AddReport:
-    """What one `add`/`update` did: counts, per-item errors and seconds spent per stage."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[ItemError] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    alignment: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "errors": [e.to_dict() for e in self.errors],
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-            "alignment": self.alignment,
-        }
-
-    def _time(self, stage: str, seconds: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+__all__ = [
+    "COMMIT_EVERY",
+    "MAX_HITS",
+    "MIN_FIT_PAIRS",
+    "AddReport",
+    "Engine",
+    "EncoderSpec",
+    "ImageQuery",
+]
 
 
 class Engine:
@@ -121,8 +92,7 @@ class Engine:
         self._alignment_origin = alignment_origin
         self._alignment_choice = alignment_choice  # None until known (after `auto` has chosen)
         self._claim: Any = None  # the new store's write lock, from before encoding to creation
-        # (alignment, A, b) of the query side x @ A + b; None parts are identity / zero
-        self._query_affine: tuple[Any, np.ndarray | None, np.ndarray | None] = (None, None, None)
+        self._query_side_map = AffineQuerySide()  # caches the alignment's query side as x @ A + b
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -164,10 +134,10 @@ class Engine:
             AlignmentError: an alignment folder that does not exist or cannot be read.
         """
         path = Path(path)
-        _refuse_existing(path)
+        refuse_existing(path)
         if not 0.0 <= alpha <= 1.0:
             raise BadInputError(f"alpha must lie in [0, 1], got {alpha}")
-        spec, instance = _split_encoder(encoder)
+        spec, instance = split_encoder(encoder)
         if spec is None and instance is None and dim is None:
             raise BadInputError("a vector-only engine (encoder=None) needs dim=")
         from mixsearch.store.index_spec import validate_spec
@@ -180,14 +150,14 @@ class Engine:
             store=None,
             encoder_spec=spec,
             encoder=instance,
-            alignment=_resolve_alignment_arg(alignment),
+            alignment=resolve_alignment_arg(alignment),
             index=index,
             alpha=alpha,
             dim=dim,
             device=device,
         )
         if not isinstance(engine._alignment, str):
-            engine._create_store_now()
+            create_store_now(engine)
         return engine
 
     @classmethod
@@ -225,11 +195,11 @@ class Engine:
         store = Store.open(path, readonly=readonly)
         settings = StoreSettings.from_manifest(store.manifest)
         try:
-            alignment = _load_store_alignment(path, settings)
+            alignment = load_store_alignment(path, settings)
         except BaseException:
             store.close()
             raise
-        spec, instance = _split_encoder(encoder) if encoder is not None else (None, None)
+        spec, instance = split_encoder(encoder) if encoder is not None else (None, None)
         if spec is None and instance is None:
             spec = settings.encoder_spec
         engine = cls(
@@ -249,7 +219,7 @@ class Engine:
         return engine
 
     def close(self) -> None:
-        self._release_claim()
+        release_claim(self)
         if self._store is not None:
             self._store.close()
 
@@ -278,15 +248,7 @@ class Engine:
             WeightsUnavailableError: the encoder's weights cannot be loaded.
             BadInputError: a vector-only engine has no encoder.
         """
-        if self._encoder is None:
-            if self._encoder_spec is None:
-                raise MixsearchError("this engine has no encoder (vector-only store)")
-            from mixsearch.encoders import create_encoder
-
-            self._encoder = create_encoder(self._encoder_spec, device=self._device)
-        if not self._encoder_checked:
-            self._check_encoder(self._encoder, given, remedy)
-            self._encoder_checked = True
+        load_checked_encoder(self, given, remedy)
 
     @property
     def store(self) -> Store:
@@ -334,87 +296,14 @@ class Engine:
             IndexSpecError: the index spec does not fit the encoder's dimension.
             StoreLockedError: another process keeps writing the store.
         """
-        report = AddReport()
-        if self._store is not None and self._encoder_given:
-            self.check_encoder()  # another encoder is refused before any document is read
-        from mixsearch.store.index_spec import is_auto, validate_spec
-
-        if self._store is None and not is_auto(self._index):
-            validate_spec(self._index, self._dim or self.encoder.dim)  # before any encoding
-        if self._store is None:
-            self._claim_new_store()  # a second creator is told now, not after encoding
-        try:
-            return self._add(list(documents), report, progress, commit_every, cache)
-        except BaseException:
-            self._abandon_creation()
-            raise
-        finally:
-            self._release_claim()
-
-    def _add(
-        self,
-        documents: list[Document],
-        report: AddReport,
-        progress: bool,
-        commit_every: int,
-        cache: EmbeddingCache | bool,
-    ) -> AddReport:
-        docs, hashes = self._dedupe(documents, report)
-        if not docs:
-            report.alignment = self._alignment_label()
-            return report
-        text_vecs, image_vecs, docs = self._encode(docs, report, progress, _embedding_cache(cache))
-        records = [_record(d, hashes[d.id]) for d in docs]
-        self._add_raw_vectors(records, text_vecs, image_vecs, report, commit_every, progress)
-        return report
+        return ingest.add(self, documents, progress, commit_every, cache)
 
     def add_shards(self, path: str | Path, *, progress: bool = False) -> AddReport:
         """Commit the embedding shards of `mixsearch embed` (a folder with its manifest) in one
         crash-safe commit: unchanged documents skipped, the ``auto`` alignment fitted on their
         image+text documents, fused, stored. Shards of another encoder than the store's are
         refused; the shards' per-item errors are reported as `add` reports them."""
-        from mixsearch.shards import load_shards
-
-        shards = load_shards(path)
-        self._check_shard_encoder(shards.encoder_fingerprint, shards.path)
-        report = AddReport(errors=list(shards.errors))
-        fresh = self._changed_ids({r.doc_id: r.content_hash for r in shards.records}, report)
-        keep = np.array([r.doc_id in fresh for r in shards.records], dtype=bool)
-        records = [r for r, k in zip(shards.records, keep, strict=True) if k]
-        if not records:
-            report.alignment = self._alignment_label()
-            return report
-        text = shards.text[keep] if shards.text is not None else None
-        image = shards.image[keep] if shards.image is not None else None
-        if self._store is None:
-            self._claim_new_store()  # as `add`: a second creator is told now
-        try:
-            self._add_raw_vectors(records, text, image, report, max(1, len(records)), progress)
-        except BaseException:
-            self._abandon_creation()
-            raise
-        finally:
-            self._release_claim()
-        return report
-
-    def _add_raw_vectors(
-        self,
-        records: list[DocRecord],
-        text_vecs: np.ndarray | None,
-        image_vecs: np.ndarray | None,
-        report: AddReport,
-        commit_every: int,
-        progress: bool,
-    ) -> None:
-        """Raw encoder vectors (row-aligned with ``records``) → alignment (fitted now if
-        ``auto``) → fused document vectors → committed."""
-        modality = np.array([int(r.modality) for r in records], dtype=np.int64)
-        self._resolve_pending_alignment(modality, text_vecs, image_vecs, report)
-        t0 = time.perf_counter()
-        vectors = document_vectors(text_vecs, image_vecs, modality, self.alignment, self.alpha)
-        report._time("align", time.perf_counter() - t0)
-        self._commit(records, vectors, report, commit_every, progress)
-        report.alignment = self._alignment_label()
+        return ingest.add_shards(self, path, progress)
 
     def add_vectors(
         self,
@@ -444,28 +333,9 @@ class Engine:
         Raises:
             BadInputError: lengths differ, or rows that are zero or non-finite.
         """
-        vectors = l2_normalize(vectors)
-        if len(doc_ids) != len(vectors) or len(modality) != len(vectors):
-            raise BadInputError("doc_ids, vectors and modality must have the same length")
-        if self._store is None:
-            if isinstance(self._alignment, str):
-                self._alignment = None  # nothing to fit on: vectors arrive already aligned
-            self._dim = vectors.shape[1]
-            self._create_store_now()
-        records = [
-            DocRecord(
-                doc_id=str(doc_id),
-                modality=Modality(int(m)),
-                text=texts[i] if texts is not None else None,
-                image_path=None,
-                metadata=metadata[i] if metadata is not None else {},
-                content_hash="",
-            )
-            for i, (doc_id, m) in enumerate(zip(doc_ids, modality, strict=True))
-        ]
-        report = AddReport()
-        self._commit(records, vectors, report, commit_every, progress)
-        return report
+        return ingest.add_vectors(
+            self, doc_ids, vectors, modality, texts, metadata, commit_every, progress
+        )
 
     def remove(self, doc_ids: Sequence[str]) -> tuple[int, list[str]]:
         """Remove documents by id.
@@ -567,25 +437,18 @@ class Engine:
             BadInputError: an empty query, k < 1, a bad filter, or a bridge without its encoder.
             EncoderMismatchError: the store's encoder changed, or the bridge is for other models.
         """
-        if image is None:
-            if query is None:
-                raise BadInputError("give a query text, an image, or both")
-            return self.search_batch(
-                [query],
-                k,
-                modality=modality,
-                where=where,
-                candidates=candidates,
-                rescore=rescore,
-                query_encoder=query_encoder,
-                bridge=bridge,
-            )[0]
-        if query_encoder is not None or bridge is not None:
-            raise BadInputError("an image query cannot go through a bridge (text encoders only)")
-        vector = self.query_vector(texts=[(query, 1.0)] if query else (), images=[(image, 1.0)])
-        return self.search_aligned(
-            vector, k, modality=modality, where=where, candidates=candidates, rescore=rescore
-        )[0]
+        return querying.search(
+            self,
+            query,
+            k,
+            image=image,
+            modality=modality,
+            where=where,
+            candidates=candidates,
+            rescore=rescore,
+            query_encoder=query_encoder,
+            bridge=bridge,
+        )
 
     def search_like(
         self,
@@ -600,17 +463,9 @@ class Engine:
         """ "More like this": the documents nearest to a stored document, itself left out. Its
         stored vector is the query — for an image document exactly what querying with its image
         gives (image encoder, then the alignment's source side), with no file read."""
-        found = self.store.faiss_ids([doc_id])
-        if doc_id not in found:
-            raise BadInputError(f"no document {doc_id!r} in {self.path}")
-        vector = self.store.vectors_for([found[doc_id]])
-        hits = self.search_aligned(
-            vector, k + 1, modality=modality, where=where, candidates=candidates, rescore=rescore
-        )[0]
-        others = [h for h in hits if h.doc_id != doc_id][:k]
-        for rank_, hit in enumerate(others, start=1):
-            hit.rank = rank_
-        return others
+        return querying.search_like(
+            self, doc_id, k, modality=modality, where=where, candidates=candidates, rescore=rescore
+        )
 
     def query_vector(
         self,
@@ -621,36 +476,11 @@ class Engine:
         """One [1, dim] query in the store's space from weighted terms: texts through the query
         side, images through the source side, then sum(weight · vector), normalised. A negative
         weight pushes results away from a term ("a dog" 1.0, "grass" -0.5)."""
-        if not texts and not images:
-            raise BadInputError("empty query: give at least one text or image")
-        parts, weights = [], []
-        if texts:
-            if any(not t or not t.strip() for t, _ in texts):
-                raise BadInputError("empty query text")
-            parts.append(
-                query_vectors(self.encoder.encode_texts([t for t, _ in texts]), self.alignment)
-            )
-            weights += [w for _, w in texts]
-        if images:
-            parts.append(self.image_query_vectors([i for i, _ in images]))
-            weights += [w for _, w in images]
-        combined = np.asarray(weights, np.float32) @ np.concatenate(parts)
-        if not np.linalg.norm(combined) > 1e-6:
-            raise BadInputError("the weighted query terms cancel out: nothing to search for")
-        return l2_normalize(combined[None, :])
+        return querying.query_vector(self, texts, images)
 
     def image_query_vectors(self, images: Sequence[ImageQuery]) -> np.ndarray:
         """Images as queries: image encoder, then the alignment's source side, normalised."""
-        from mixsearch.encoders import supports_images
-        from mixsearch.encoders.images import load_query_image
-
-        encoder = self.encoder
-        if not supports_images(encoder):
-            raise EncoderError(f"the store's encoder {encoder.name!r} cannot encode images")
-        raw = encoder.encode_images([load_query_image(i) for i in images])
-        if self.alignment is None:
-            return l2_normalize(raw)
-        return l2_normalize(self.alignment.transform(raw, side="source", normalize=False))
+        return querying.image_query_vectors(self, images)
 
     def search_batch(
         self,
@@ -671,7 +501,7 @@ class Engine:
         """
         if not queries or any(not q or not q.strip() for q in queries):
             raise BadInputError("empty query text")
-        raw = self._encode_queries(list(queries), query_encoder, bridge)
+        raw = bridges.encode_queries(self, list(queries), query_encoder, bridge)
         return self.search_vectors(
             raw, k, modality=modality, where=where, candidates=candidates, rescore=rescore
         )
@@ -700,15 +530,8 @@ class Engine:
         Raises:
             BadInputError: k < 1 or vectors of another dimension.
         """
-        q = np.asarray(query_vectors_raw, dtype=np.float32)
-        if q.ndim == 1:
-            q = q[None, :]
-        if q.ndim != 2 or q.shape[1] != self.store.dim:
-            raise BadInputError(
-                f"query vectors have dimension {q.shape[-1]}, the store holds {self.store.dim}"
-            )
         return self.search_aligned(
-            self._query_side(q),
+            self._query_side(querying.query_dimension_checked(self, query_vectors_raw)),
             k,
             modality=modality,
             where=where,
@@ -729,37 +552,20 @@ class Engine:
         params: Mapping[str, Any] | None = None,
     ) -> list[list[Hit]]:
         """Rank for query vectors already in the store's space (see `query_vector`)."""
-        from mixsearch.rank import rank
-
-        if k < 1 or k > MAX_HITS:
-            raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
-        if candidates is not None and candidates > 4 * MAX_HITS:
-            raise BadInputError(f"candidates must be at most {4 * MAX_HITS}, got {candidates}")
-        return rank(
-            self.store,
+        return querying.search_aligned(
+            self,
             vectors,
             k,
             modality=modality,
-            where=dict(where) if where else None,
+            where=where,
             candidates=candidates,
             rescore=rescore,
-            params=dict(params) if params else None,
+            params=params,
         )
 
     def _query_side(self, q: np.ndarray) -> np.ndarray:
-        """The alignment's query side, then normalisation, in float32: the side is affine, so
-        it is read off once as ``x @ A + b`` (A skipped when it is the identity, as for the
-        centring maps) instead of calling `Alignment.transform` (float64) per query."""
-        alignment = self.alignment
-        if self._query_affine[0] is not alignment:
-            self._query_affine = (alignment, *_affine_query_side(alignment, q.shape[1]))
-        _, matrix, shift = self._query_affine
-        if matrix is not None:
-            q = q @ matrix
-        if shift is not None:
-            q = q + shift
-        norms = np.sqrt(np.einsum("ij,ij->i", q, q))
-        return q / np.maximum(norms, np.float32(1e-12))[:, None]
+        """Raw query embeddings → the store's space: the alignment's query side, normalised."""
+        return self._query_side_map(self.alignment, q)
 
     def info(self) -> dict[str, Any]:
         """The manifest (settings, counts, index, generation) plus ``path`` and ``documents``."""
@@ -788,381 +594,4 @@ class Engine:
         Raises:
             WeightsUnavailableError: either model cannot be loaded.
         """
-        from mixsearch.align import fit_alignment
-        from mixsearch.encoders import fingerprint_id
-
-        new = _make_encoder(query_encoder, self._device)
-        source = new.encode_texts(list(texts), progress=True)
-        target = self.encoder.encode_texts(list(texts), progress=True)
-        # a bridge's queries only ever meet the other model's texts: pair retrieval is its ranking
-        bridge = fit_alignment(source, target, method=method, objective="pairs")
-        bridge.extra["source_fingerprint"] = fingerprint_id(new)
-        bridge.extra["target_fingerprint"] = fingerprint_id(self.encoder)
-        bridge.extra["kind"] = "bridge"
-        return bridge
-
-    # ------------------------------------------------------------------ internals
-    def _encode_queries(
-        self,
-        queries: list[str],
-        query_encoder: EncoderSpec | Encoder | None,
-        bridge: Alignment | str | Path | None,
-    ) -> np.ndarray:
-        if query_encoder is None:
-            if bridge is not None:
-                raise BadInputError(
-                    "a bridge needs a query_encoder (the model the bridge maps from)"
-                )
-            return self.encoder.encode_texts(queries)
-        if bridge is None:
-            raise BadInputError(
-                "querying with another encoder needs a bridge alignment (bridge=); "
-                "fit one with Engine.fit_bridge"
-            )
-        from mixsearch.encoders import fingerprint_id
-
-        new = _make_encoder(query_encoder, self._device)
-        bridge_alignment = _load_alignment(bridge)
-        _check_bridge(bridge_alignment, fingerprint_id(new), self._store_encoder_fingerprint())
-        mapped = bridge_alignment.transform(
-            new.encode_texts(queries), side="source", normalize=True
-        )
-        return np.asarray(mapped, dtype=np.float32)
-
-    def _dedupe(
-        self, docs: list[Document], report: AddReport
-    ) -> tuple[list[Document], dict[str, str]]:
-        """Documents to encode (duplicate ids reported, unchanged ones skipped) and the content
-        hash of each, computed once: it decides "unchanged" and is stored with the record."""
-        unique: dict[str, Document] = {}
-        for doc in docs:
-            problem = document_problem(doc)
-            if problem is not None:
-                report.errors.append(ItemError(_printable(doc.id), problem))
-            elif doc.id in unique:
-                report.errors.append(ItemError(doc.id, "duplicate document id in this batch"))
-            else:
-                unique[doc.id] = doc
-        hashes = {doc_id: content_hash(doc) for doc_id, doc in unique.items()}
-        changed = self._changed_ids(hashes, report)
-        return [doc for doc in unique.values() if doc.id in changed], hashes
-
-    def _changed_ids(self, hashes: dict[str, str], report: AddReport) -> set[str]:
-        """Ids (→ content hash) not stored with that hash; the others count as unchanged."""
-        stored = {}
-        if self._store is not None:
-            stored = {r.doc_id: r.content_hash for r in self._store.get(list(hashes))}
-        changed = {doc_id for doc_id, digest in hashes.items() if stored.get(doc_id) != digest}
-        report.unchanged += len(hashes) - len(changed)
-        return changed
-
-    def _encode(
-        self, docs: list[Document], report: AddReport, progress: bool, cache: EmbeddingCache | None
-    ) -> tuple[np.ndarray | None, np.ndarray | None, list[Document]]:
-        """Text and image vectors row-aligned with the returned documents (failed images dropped)."""
-        from mixsearch.document_encoding import encode_documents
-
-        raw = encode_documents(self.encoder, docs, progress=progress, cache=cache)
-        report.errors.extend(raw.errors)
-        for stage, seconds in raw.timings.items():
-            report._time(stage, seconds)
-        return raw.text, raw.image, raw.documents
-
-    def _resolve_pending_alignment(
-        self,
-        modality: np.ndarray,
-        text_vecs: np.ndarray | None,
-        image_vecs: np.ndarray | None,
-        report: AddReport,
-    ) -> None:
-        if self._alignment != "auto":
-            return
-        t0 = time.perf_counter()
-        paired = modality == int(Modality.IMAGE_TEXT)
-        if paired.sum() >= MIN_FIT_PAIRS and text_vecs is not None and image_vecs is not None:
-            from threadpoolctl import threadpool_limits
-
-            from mixsearch.align import fit_alignment
-
-            # Cross-validation runs dozens of D×D SVDs: too small to gain from BLAS threads, and
-            # spinning BLAS threads made them many times slower on a busy machine (RESULTS.md).
-            with threadpool_limits(limits=1, user_api="blas"):
-                self._alignment = fit_alignment(
-                    image_vecs[paired], text_vecs[paired], method="auto", alpha=self.alpha
-                )
-        else:
-            self._alignment = None
-        self._alignment_choice, self._alignment_origin = auto_origin(
-            self._alignment is not None, int(paired.sum()), MIN_FIT_PAIRS
-        )
-        report._time("align", time.perf_counter() - t0)
-        self._dim = int(text_vecs.shape[1] if text_vecs is not None else image_vecs.shape[1])  # type: ignore[union-attr]
-        self._create_store()
-
-    def _create_store(self) -> None:
-        from mixsearch.store import Store
-
-        dim = self._dim
-        if dim is None:
-            dim = self.encoder.dim
-        self._dim = dim
-        alignment = self.alignment
-        if self._alignment_choice is None:
-            self._alignment_choice = AlignmentChoice.GIVEN if alignment else AlignmentChoice.NONE
-        claim = self._claim_new_store()
-        from mixsearch.store.crashpoints import crash_point
-
-        if alignment is not None:
-            # Saved (and fsynced) first, committed second, in the one SQLite transaction that
-            # creates the store: a crash in between leaves an uncommitted creation, never a store
-            # whose manifest claims an alignment it does not apply.
-            alignment.save(self.path / ALIGNMENT_DIR)
-            crash_point("alignment-saved")
-        settings = StoreSettings(
-            **self._encoder_settings(),
-            alpha=self.alpha,
-            alignment_choice=self._alignment_choice,
-            alignment_origin=self._alignment_origin or ("given" if alignment else "none"),
-            alignment_fingerprint=alignment.fingerprint if alignment is not None else None,
-            alignment_file=ALIGNMENT_DIR if alignment is not None else None,
-            alignment_method=alignment.method if alignment is not None else None,
-            index_spec=self._index,
-        )
-        self._store = Store.create(
-            self.path, dim=dim, index_spec=self._index, extra=settings.to_extra(), claimed=claim
-        )
-        self._claim = None  # the store holds it now, until `_release_claim`
-
-    def _create_store_now(self) -> None:
-        """Create the store outside `add` (an alignment given up front, or precomputed vectors)."""
-        try:
-            self._create_store()
-        except BaseException:
-            self._abandon_creation()
-            raise
-        finally:
-            self._release_claim()
-
-    def _claim_new_store(self) -> Any:
-        if self._claim is None:
-            from mixsearch.store.crashpoints import crash_point
-            from mixsearch.store.layout import claim_new_store
-
-            self._claim = claim_new_store(self.path)
-            crash_point("claimed")
-        return self._claim
-
-    def _release_claim(self) -> None:
-        if self._claim is not None:
-            self._claim.close()
-            self._claim = None
-        if self._store is not None:
-            self._store.release_lock()
-
-    def _abandon_creation(self) -> None:
-        """An `add` that failed before the store was committed leaves nothing behind."""
-        if self._claim is not None and self._store is None:
-            from mixsearch.store.layout import clear_interrupted_creation
-
-            clear_interrupted_creation(self.path)
-
-    def _encoder_settings(self) -> dict[str, Any]:
-        """The encoder fields of the store's settings (none for a vector-only engine)."""
-        if self._encoder_spec is None and self._encoder is None:
-            return {}
-        from mixsearch.encoders import fingerprint_id
-        from mixsearch.encoders.factory import reopening_spec
-
-        return {
-            "encoder_spec": reopening_spec(self._encoder_spec, self.encoder),
-            "encoder_fingerprint": fingerprint_id(self.encoder),
-            "encoder_fingerprint_detail": self.encoder.fingerprint(),
-        }
-
-    def _commit(
-        self,
-        records: list[DocRecord],
-        vectors: np.ndarray,
-        report: AddReport,
-        every: int,
-        progress: bool,
-    ) -> None:
-        from tqdm.auto import tqdm
-
-        store = self.store
-        existing = store.contains([r.doc_id for r in records])
-        t0 = time.perf_counter()
-        with tqdm(total=len(records), desc="commit", unit="doc", disable=not progress) as bar:
-            for start in range(0, len(records), every):
-                chunk = records[start : start + every]
-                store.upsert(chunk, vectors[start : start + every])
-                bar.update(len(chunk))
-        report._time("store_commit", time.perf_counter() - t0)
-        report.updated += sum(r.doc_id in existing for r in records)
-        report.added += len(records) - sum(r.doc_id in existing for r in records)
-
-    def _check_shard_encoder(self, fingerprint: str, where: Path) -> None:
-        """Shards are stored only by a store (or a new engine) of the encoder that made them."""
-        expected = self._store_encoder_fingerprint()
-        if expected is None:
-            from mixsearch.encoders import fingerprint_id
-
-            expected = fingerprint_id(self.encoder)  # a new store: its encoder, loaded here
-        if fingerprint != expected:
-            raise MixsearchError(
-                f"{where} was encoded with encoder fingerprint {fingerprint}, but {self.path} "
-                f"uses {expected}: embed with the store's encoder, or index into a new store"
-            )
-
-    def _check_encoder(
-        self, encoder: Encoder, given: str | None = None, remedy: str | None = None
-    ) -> None:
-        expected = self._store_encoder_fingerprint()
-        if expected is None:
-            return
-        from mixsearch.encoders import fingerprint_id
-
-        got = fingerprint_id(encoder)
-        if got != expected:
-            built = self.settings.encoder_label
-            raise EncoderMismatchError(
-                f"{self.path} was built with encoder {built} (fingerprint {expected}); "
-                f"{given or f'encoder {encoder.name!r}'} has fingerprint {got}: "
-                + (
-                    remedy
-                    or "use the same encoder, or query through a bridge alignment "
-                    "(query_encoder= and bridge=)"
-                )
-            )
-
-    def _store_encoder_fingerprint(self) -> str | None:
-        if self._store is None:
-            return None
-        return self._store.manifest.get("extra", {}).get("encoder_fingerprint")
-
-    def _alignment_label(self) -> str:
-        if self._alignment == "auto":
-            return "auto (not fitted yet: no documents added)"
-        alignment = self.alignment
-        origin = self._alignment_origin
-        if alignment is None:
-            return origin or "none"
-        return f"{alignment.method} ({origin or 'given'})"
-
-
-# ---------------------------------------------------------------------- helpers
-def _refuse_existing(path: Path) -> None:
-    """`create` needs an absent or empty directory: a store, a half-created one or anything else
-    there is refused with what to do (before any document is read)."""
-    from mixsearch.store.layout import StoreState, refuse_unless_absent, store_state
-
-    state = store_state(path)
-    if state is StoreState.COMMITTED:
-        raise StoreExistsError(
-            f"{path} already holds a store; open it with Engine.open to add to it"
-        )
-    if state is not StoreState.ABSENT:
-        refuse_unless_absent(path, state)
-
-
-def _printable(doc_id: Any) -> str:
-    """An id for a message, even one that is not valid Unicode."""
-    return (
-        repr(doc_id) if not isinstance(doc_id, str) else doc_id.encode("utf-8", "replace").decode()
-    )
-
-
-def _embedding_cache(cache: EmbeddingCache | bool) -> EmbeddingCache | None:
-    if cache is True:
-        from mixsearch.encoders import EmbeddingCache, default_cache_dir
-
-        return EmbeddingCache(default_cache_dir())
-    return cache or None
-
-
-def _record(doc: Document, digest: str) -> DocRecord:
-    return DocRecord(
-        doc_id=doc.id,
-        modality=doc.modality,
-        text=doc.text,
-        image_path=str(doc.image) if doc.image is not None else None,
-        metadata=dict(doc.metadata),
-        content_hash=digest,
-    )
-
-
-def _split_encoder(encoder: Any) -> tuple[EncoderSpec | None, Encoder | None]:
-    """An encoder argument is a spec (name / config mapping) or an instance."""
-    if encoder is None or isinstance(encoder, str | Mapping):
-        return encoder, None
-    return None, encoder
-
-
-def _make_encoder(encoder: EncoderSpec | Encoder, device: str) -> Encoder:
-    spec, instance = _split_encoder(encoder)
-    if instance is not None:
-        return instance
-    from mixsearch.encoders import create_encoder
-
-    return create_encoder(spec, device=device)  # type: ignore[arg-type]
-
-
-def _resolve_alignment_arg(alignment: Alignment | str | Path | None) -> Alignment | str | None:
-    if alignment is None or (isinstance(alignment, str) and alignment in ("none", "")):
-        return None
-    if isinstance(alignment, str) and alignment == "auto":
-        return "auto"
-    if isinstance(alignment, str | Path):
-        return _load_alignment(alignment)
-    return alignment
-
-
-def _affine_query_side(
-    alignment: Alignment | None, dim: int
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(A, b) in float32 with ``alignment.transform(x, side="query") == x @ A + b`` (unnormalised);
-    None for an identity A or a zero b."""
-    if alignment is None:
-        return None, None
-    probe = np.vstack([np.zeros((1, dim)), np.eye(dim)])
-    mapped = np.asarray(alignment.transform(probe, side="query", normalize=False), np.float64)
-    shift, matrix = mapped[0], mapped[1:] - mapped[0]
-    identity = matrix.shape[0] == matrix.shape[1] and np.allclose(matrix, np.eye(dim), atol=1e-6)
-    return (
-        None if identity else matrix.astype(np.float32),
-        shift.astype(np.float32) if np.any(shift) else None,
-    )
-
-
-def _load_alignment(value: Alignment | str | Path) -> Alignment:
-    from mixsearch.align import Alignment
-
-    if isinstance(value, Alignment):
-        return value
-    folder = Path(value)
-    if not folder.is_dir():
-        raise AlignmentError(f"alignment folder {folder} does not exist")
-    return Alignment.load(folder)
-
-
-def _load_store_alignment(path: Path, settings: StoreSettings) -> Alignment | None:
-    expected = settings.alignment_fingerprint
-    if not expected:
-        return None
-    alignment = _load_alignment(path / (settings.alignment_file or ALIGNMENT_DIR))
-    if alignment.fingerprint != expected:
-        raise AlignmentError(
-            f"{path}: alignment file has fingerprint {alignment.fingerprint}, the manifest "
-            f"records {expected}; the store's alignment was replaced — re-index or restore it"
-        )
-    return alignment
-
-
-def _check_bridge(bridge: Alignment, query_fp: str, store_fp: str | None) -> None:
-    src = bridge.extra.get("source_fingerprint")
-    dst = bridge.extra.get("target_fingerprint")
-    if src != query_fp or dst != store_fp:
-        raise EncoderMismatchError(
-            f"bridge maps encoder {src} → {dst}, but the query encoder is {query_fp} and the store "
-            f"was built with {store_fp}; fit a bridge for this pair"
-        )
+        return bridges.fit_bridge(self, query_encoder, texts, method)
