@@ -144,10 +144,24 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not come up")
 
 
+def wait_for_image_model(url: str, timeout: float = 600.0) -> None:
+    """The server loads the image model in the background after it comes up; timing text
+    queries while that runs would measure the loading, not the queries."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body, _ = get(url + "/healthz")
+        if status == 200 and body.get("image_model") != "loading":
+            return
+        time.sleep(0.5)
+    raise SystemExit("the server's image model did not finish loading")
+
+
 def warm_latency(url: str, count: int, server_pid: int) -> dict[str, Any]:
+    wait_for_image_model(url)
     for q in QUERIES:  # warm caches: each query text once
         get(f"{url}/api/search?{urlencode({'q': q, 'k': 10})}")
     seconds, errors = [], 0
+    load_before = os.getloadavg()[0]
     cpu_before = process_cpu_seconds(server_pid)
     for i in range(count):
         q = f"{QUERIES[i % len(QUERIES)]} {i}"  # distinct texts: every query is encoded
@@ -162,6 +176,7 @@ def warm_latency(url: str, count: int, server_pid: int) -> dict[str, Any]:
         "errors": errors,
         **summary(seconds),
         "server_cpu_ms_per_query": round(cpu_ms, 2),
+        "load_average_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 

@@ -58,6 +58,10 @@ def test_wheel_ships_presets_typing_marker_licence_and_version(tmp_path) -> None
     for preset in preset_names():
         assert f"mixsearch/configs/{preset}.toml" in names
     assert "mixsearch/py.typed" in names
+    assert any(  # the offline default's class-prompt embeddings: never computed on a new machine
+        n.startswith("mixsearch/encoders/class_prompts/class-prompts-") and n.endswith(".npy")
+        for n in names
+    )
     assert f"{dist_info}/licenses/LICENSE" in names
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert f"Version: {mixsearch.__version__}" in metadata.splitlines()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from mixsearch import __version__
+from mixsearch.cli import threads
 from mixsearch.errors import BadInputError, FileAccessError, MixsearchError
 
 COMMAND_MODULES = ("store", "verify", "align", "bench", "embed", "serve")
@@ -67,20 +68,37 @@ def _tag_subparsers(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    threads.preset_for_command(argv)  # before build_parser imports numpy
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         configure_logging(args)
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handling below
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_output()
     except Exception as err:
         if os.environ.get("MIXSEARCH_DEBUG"):
             raise
         return report_failure(args.command, err)
+
+
+def closed_output() -> int:
+    """The reader of our output went away (``mixsearch search ... | head -1``): stop quietly,
+    as Unix tools do. Python would print a BrokenPipeError traceback when it flushes stdout on
+    exit, so stdout is pointed at /dev/null first. Status 141 is what a shell reports for a tool
+    ended by SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # SIGPIPE
 
 
 def report_failure(command: str, err: Exception) -> int:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mixsearch.cli.threads import add_threads_flag, query_threads
+from mixsearch.cli.threads import apply as apply_threads
 from mixsearch.errors import MixsearchError
 
 API_KEY_ENV = "MIXSEARCH_API_KEY"
@@ -35,9 +37,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help=f"allow write endpoints for requests carrying this key (default: ${API_KEY_ENV})",
     )
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads for query encoding (1: fastest here)"
-    )
+    add_threads_flag(p)
     p.add_argument("--device", default="cpu", help="cpu or cuda (query encoding)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=cmd_serve)
@@ -63,9 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "who can reach it can search and read every document (writes stay disabled)",
             file=sys.stderr,
         )
-    _set_threads(args.threads)
+    threads = query_threads(args.threads)
+    apply_threads(threads)  # this thread loads the encoder and warms it up
     print(f"loading {args.store} ...", file=sys.stderr, flush=True)
-    app = create_app(args.store, api_key=api_key, device=args.device)
+    app = create_app(args.store, api_key=api_key, device=args.device, threads=threads)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"mixsearch serving {args.store} at http://{shown}:{args.port}/ "
@@ -81,11 +82,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,  # idle keep-alive connections must not hold up Ctrl-C
     )
     return 0
-
-
-def _set_threads(threads: int) -> None:
-    if threads < 1:
-        raise MixsearchError(f"--threads must be at least 1, got {threads}")
-    import torch
-
-    torch.set_num_threads(threads)

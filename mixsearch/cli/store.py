@@ -24,6 +24,8 @@ from typing import Any
 
 from mixsearch.cli.index_settings import check_new_settings, index_settings, open_for_adding
 from mixsearch.cli.output import add_json_flag, emit, table
+from mixsearch.cli.threads import add_threads_flag, query_threads
+from mixsearch.cli.threads import apply as apply_threads
 from mixsearch.errors import BadInputError, EncoderMismatchError, MixsearchError
 from mixsearch.presets import config_path
 from mixsearch.settings import DEFAULT_ENCODER
@@ -157,6 +159,7 @@ def _register_search(subparsers: Any) -> None:
         "--bridge", type=Path, default=None, help="alignment from --query-encoder to the store's"
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_threads_flag(p)
     add_json_flag(p)
     p.set_defaults(handler=cmd_search)
 
@@ -276,6 +279,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     texts = _query_texts(args)
     where = parse_where(args.where)  # before the store is opened or the encoder loaded
+    apply_threads(query_threads(args.threads))
     check_bridge_flags(args)
     _check_hits(args.k, args.candidates)
     with Engine.open(args.store, device=args.device, readonly=True) as engine:

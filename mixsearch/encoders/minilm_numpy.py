@@ -45,10 +45,24 @@ def load_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 
 class NumpyMiniLM:
-    """``forward(ids, mask)`` → mean-pooled token vectors [batch, 384] (not normalised)."""
+    """``forward(ids, mask)`` → mean-pooled token vectors [batch, 384] (not normalised).
+
+    A query's matrix products have ~10 rows, so each costs about as much in reading the weight
+    as in arithmetic. Query, key and value are one fused [384, 1152] product. A long-lived
+    process (the server) calls `pack()` once: the layer weights are copied (42 MB, ~0.1 s) into
+    contiguous [in, out] arrays, which measured ~20% less CPU per query than the memory-mapped
+    [out, in] ones; a one-shot CLI search skips that copy. The embedding tables stay
+    memory-mapped: a query reads a few of their rows.
+    """
 
     def __init__(self, weights_path: Path) -> None:
         self.w = load_safetensors(weights_path)
+        self.layers = [_LayerWeights(self.w, f"encoder.layer.{i}.") for i in range(LAYERS)]
+
+    def pack(self) -> None:
+        self.layers = [
+            _LayerWeights(self.w, f"encoder.layer.{i}.", packed=True) for i in range(LAYERS)
+        ]
 
     def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.w
@@ -58,48 +72,73 @@ class NumpyMiniLM:
             + w["embeddings.position_embeddings.weight"][positions][None]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
-        x = _layer_norm(x, w, "embeddings.LayerNorm")
-        # Padding keys get the most negative float added, as transformers does.
-        bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min)
-        for i in range(LAYERS):
-            x = self._layer(x, bias.astype(np.float32), f"encoder.layer.{i}.")
+        x = _layer_norm(np.asarray(x), w, "embeddings.LayerNorm")
+        # Padding keys get the most negative float added, as transformers does; a batch without
+        # padding (one query) adds nothing.
+        bias = None
+        if not mask.all():
+            bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min)
+            bias = bias.astype(np.float32)
+        for layer in self.layers:
+            x = layer.forward(x, bias)
         weights = mask[..., None].astype(np.float32)
         return (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
-    def _layer(self, x: np.ndarray, bias: np.ndarray, p: str) -> np.ndarray:
+
+class _LayerWeights:
+    """One BERT layer's weights as [in, out] matrices: views of the memory map, or contiguous
+    copies when ``packed`` (see `NumpyMiniLM`)."""
+
+    def __init__(self, w: dict[str, np.ndarray], p: str, *, packed: bool = False) -> None:
+        def matrix(weight: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(weight.T) if packed else weight.T
+
+        qkv = [p + f"attention.self.{part}" for part in ("query", "key", "value")]
+        self.qkv = matrix(np.concatenate([w[n + ".weight"] for n in qkv]))
+        self.qkv_bias = np.concatenate([w[n + ".bias"] for n in qkv])
+        self.dense = {
+            name: (matrix(w[p + name + ".weight"]), np.asarray(w[p + name + ".bias"]))
+            for name in ("attention.output.dense", "intermediate.dense", "output.dense")
+        }
+        self.norms = {
+            name: (np.asarray(w[p + name + ".weight"]), np.asarray(w[p + name + ".bias"]))
+            for name in ("attention.output.LayerNorm", "output.LayerNorm")
+        }
+
+    def forward(self, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         batch, length, dim = x.shape
         head = dim // HEADS
-
-        def split(t: np.ndarray) -> np.ndarray:  # [b, l, d] → [b, heads, l, head]
-            return t.reshape(batch, length, HEADS, head).transpose(0, 2, 1, 3)
-
-        q = split(_dense(x, self.w, p + "attention.self.query"))
-        k = split(_dense(x, self.w, p + "attention.self.key"))
-        v = split(_dense(x, self.w, p + "attention.self.value"))
-        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head)) + bias
+        # [b, l, 3·d] → [3, b, heads, l, head]
+        qkv = (x @ self.qkv + self.qkv_bias).reshape(batch, length, 3, HEADS, head)
+        q, k, v = qkv.transpose(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head))
+        if bias is not None:
+            scores = scores + bias
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         attention = scores / scores.sum(axis=-1, keepdims=True)
         context = (attention @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
-        x = _layer_norm(
-            _dense(context, self.w, p + "attention.output.dense") + x,
-            self.w,
-            p + "attention.output.LayerNorm",
-        )
-        hidden = _gelu(_dense(x, self.w, p + "intermediate.dense"))
-        return _layer_norm(
-            _dense(hidden, self.w, p + "output.dense") + x, self.w, p + "output.LayerNorm"
-        )
+        attended = self._dense(context, "attention.output.dense") + x
+        x = self._norm(attended, "attention.output.LayerNorm")
+        hidden = _gelu(self._dense(x, "intermediate.dense"))
+        return self._norm(self._dense(hidden, "output.dense") + x, "output.LayerNorm")
 
+    def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
+        weight, bias = self.dense[name]
+        return x @ weight + bias
 
-def _dense(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
-    return x @ w[name + ".weight"].T + w[name + ".bias"]
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        return _normalise(x, *self.norms[name])
 
 
 def _layer_norm(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
+    return _normalise(x, w[name + ".weight"], w[name + ".bias"])
+
+
+def _normalise(x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
     normed = (x - mean) / np.sqrt(var + LAYER_NORM_EPS)
-    return (normed * w[name + ".weight"] + w[name + ".bias"]).astype(np.float32)
+    return (normed * scale + shift).astype(np.float32)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:

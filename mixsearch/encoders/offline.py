@@ -22,10 +22,8 @@ dominates the mixture; a softer one averages over the plausible classes.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import os
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +41,7 @@ from mixsearch.encoders.base import (
     file_sha256,
     finish_vectors,
 )
+from mixsearch.encoders.class_prompts import class_prompt_embeddings, prompt_key
 from mixsearch.errors import EncoderSpecError, WeightsUnavailableError
 
 if TYPE_CHECKING:
@@ -151,6 +150,11 @@ class MiniLMEncoder(_MiniLMFamily):
 
                 self._numpy_model = NumpyMiniLM(self.model_dir / "model.safetensors")
             return self._numpy_model
+
+    def keep_warm(self) -> None:
+        """For a long-lived process (the server): lay the query forward's weights out for
+        speed once (~0.1 s, 42 MB) instead of reading them from the memory map per query."""
+        self._numpy().pack()
 
     def fingerprint(self) -> dict[str, Any]:
         return {
@@ -319,6 +323,9 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
                 self._class_embeddings = self._class_prompt_embeddings()
                 self._classifier = _load_lite0(self.weights_path, self.device)
 
+    def keep_warm(self) -> None:
+        self.text_encoder.keep_warm()
+
     def fingerprint(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -370,50 +377,17 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
         with torch.inference_mode():
             return self.classifier(batch.to(self.device)).float().cpu().numpy()
 
+    def class_prompts(self) -> list[str]:
+        return [CLASS_PROMPT.format(text) for text in self.class_texts]
+
+    def class_prompt_key(self) -> str:
+        weights = file_sha256(self.text_encoder.model_dir / "model.safetensors")
+        return prompt_key(weights, self.class_prompts())
+
     def _class_prompt_embeddings(self) -> np.ndarray:
-        prompts = [CLASS_PROMPT.format(text) for text in self.class_texts]
-        key = hashlib.sha256(
-            "\n".join(
-                [file_sha256(self.text_encoder.model_dir / "model.safetensors"), *prompts]
-            ).encode("utf-8")
-        ).hexdigest()[:16]
-        cached = _CLASS_EMBEDDINGS.get(key)
-        if cached is None:
-            cached = _load_or_compute_prompts(key, prompts, self.text_encoder)
-            _CLASS_EMBEDDINGS[key] = cached
-        return cached
-
-
-# Per-process memo of the 1000 class-prompt embeddings, keyed by text weights + prompts.
-_CLASS_EMBEDDINGS: dict[str, np.ndarray] = {}
-
-
-def _load_or_compute_prompts(key: str, prompts: list[str], text: MiniLMEncoder) -> np.ndarray:
-    """Read the prompt embeddings from the embedding cache dir, or compute and store them."""
-    from mixsearch.encoders.cache import default_cache_dir
-    from mixsearch.vectors import atomic_save_npy
-
-    path = default_cache_dir() / f"class-prompts-{key}.npy"
-    try:
-        stored = np.load(path, allow_pickle=False)
-        if stored.shape == (len(prompts), text.dim) and stored.dtype == np.float32:
-            return stored
-    except (OSError, ValueError):
-        pass  # missing or unreadable: recompute below
-    # Once per machine (the file above is the cache): say so, it takes a while on a slow CPU.
-    show = sys.stderr.isatty()
-    if show:
-        print(
-            f"embedding {len(prompts)} ImageNet class prompts once (cached in {path})",
-            file=sys.stderr,
+        return class_prompt_embeddings(
+            self.class_prompt_key(), self.class_prompts(), self.text_encoder
         )
-    vectors = text.encode_texts(prompts, batch_size=128, normalize=True, progress=show)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save_npy(path, vectors)
-    except OSError:
-        pass  # a read-only cache dir only costs the recomputation next time
-    return vectors
 
 
 def conse_mixture(

@@ -13,6 +13,8 @@ import io
 import json
 import logging
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,6 +34,7 @@ from mixsearch.errors import ItemLoadError, MixsearchError
 from mixsearch.serve import limits
 from mixsearch.serve.live import LiveStore
 from mixsearch.serve.thumbnails import etag_for, thumbnail_bytes, thumbnail_dir
+from mixsearch.serve.workers import QueryWorkers
 
 log = logging.getLogger("mixsearch.serve")
 STATIC = resources.files("mixsearch.serve") / "static"
@@ -75,14 +78,24 @@ def create_app(
     device: str = "cpu",
     thumbnail_cache: Path | None = None,
     warm: bool = True,
+    threads: int | None = None,
 ) -> FastAPI:
-    """The app over ``store``; writes are allowed only when ``api_key`` is given."""
+    """The app over ``store``; writes are allowed only when ``api_key`` is given. ``threads``:
+    BLAS/OpenMP threads per query (None: the environment's, see `mixsearch.cli.threads`)."""
     live = LiveStore(Path(store), device=device, readonly=api_key is None)
     if warm:
         live.warm_up()
         threading.Thread(target=_warm_image_side, args=(live,), daemon=True).start()
     cache = thumbnail_cache or thumbnail_dir()
+    workers = QueryWorkers(threads)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        workers.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="mixsearch",
         version=__version__,
         description="Mixed-modality search: one query ranks text, image and image+text documents.",
@@ -90,9 +103,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.live = live
+    app.state.workers = workers
     _install_error_handlers(app)
     _add_page_routes(app)
-    _add_search_routes(app, live)
+    _add_search_routes(app, live, workers)
     _add_document_routes(app, live, cache, api_key)
     return app
 
@@ -166,7 +180,7 @@ def _add_page_routes(app: FastAPI) -> None:
 
 
 # ---------------------------------------------------------------------- search
-def _add_search_routes(app: FastAPI, live: LiveStore) -> None:
+def _add_search_routes(app: FastAPI, live: LiveStore, workers: QueryWorkers) -> None:
     @app.get("/api/search", summary="Search with one text query or 'more like' a document")
     async def search_get(
         q: str | None = Query(None, description="query text"),
@@ -187,7 +201,7 @@ def _add_search_routes(app: FastAPI, live: LiveStore) -> None:
             where=_parse_where_json(where),
         )
         _check_spec(spec)
-        return {"results": [await run_in_threadpool(_run_query, live, spec)]}
+        return {"results": [await workers.run(_run_query, live, spec)]}
 
     @app.post(
         "/api/search",
@@ -199,7 +213,7 @@ def _add_search_routes(app: FastAPI, live: LiveStore) -> None:
     )
     async def search_post(request: Request) -> dict[str, Any]:
         specs = await _specs_from_request(request)
-        results = [await run_in_threadpool(_run_query, live, spec) for spec in specs]
+        results = [await workers.run(_run_query, live, spec) for spec in specs]
         return {"results": results}
 
 

@@ -33,8 +33,13 @@ class LiveStore:
         return self.engine.store.manifest.get("extra", {}).get("encoder_spec") is not None
 
     def warm_up(self) -> None:
-        """Load the text side now (the first query would otherwise pay for it)."""
-        self.engine.encoder.encode_texts(["warm up"])
+        """Load the text side now (the first query would otherwise pay for it), laid out for
+        many queries where the encoder can (`keep_warm`)."""
+        encoder = self.engine.encoder
+        keep_warm = getattr(encoder, "keep_warm", None)
+        if keep_warm is not None:
+            keep_warm()
+        encoder.encode_texts(["warm up"])
 
     @contextmanager
     def snapshot(self) -> Iterator[Engine]:
