@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--queries", type=int, default=250, help="requests per client (250)")
     p.add_argument("--docs", type=int, default=500, help="documents the writer indexes (500)")
     p.add_argument("--batch", type=int, default=10, help="documents per writer commit (10)")
+    p.add_argument(
+        "--server-threads", type=int, default=None, help="`serve --threads N` (default: its own)"
+    )
     p.add_argument("--deadline", type=float, default=900.0, help="seconds for the load phase")
     p.add_argument("--out", type=Path, default=C.REPO_ROOT / "benchmarks/out/serve_load.json")
     p.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)  # the writer process
@@ -126,13 +129,14 @@ def get(url: str) -> tuple[int, Any, float]:
     return status, body, time.perf_counter() - t0
 
 
-def start_server(store: Path) -> tuple[subprocess.Popen, str]:
+def start_server(store: Path, threads: int | None = None) -> tuple[subprocess.Popen, str]:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     cmd = [sys.executable, "-m", "mixsearch", "serve", str(store), "--port", str(port)]
+    cmd += ["--threads", str(threads)] if threads is not None else []
     proc = subprocess.Popen([*cmd, "--log-level", "warning"])
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         build_store(args.store, args.synthetic)
     else:
         remove_previous_load_documents(args)
-    proc, url = start_server(args.store)
+    proc, url = start_server(args.store, args.server_threads)
     try:
         status, info, _ = get(url + "/api/info")
         C.log(f"serving {info['documents']} documents at {url}")

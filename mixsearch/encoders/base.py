@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -21,6 +23,20 @@ import numpy as np
 from mixsearch.errors import BadInputError, EncoderSpecError
 from mixsearch.vectors import file_sha256 as file_sha256  # re-exported for the encoders
 from mixsearch.vectors import normalize_rows
+
+log = logging.getLogger("mixsearch.encoders")
+
+
+def loading_note(message: str, level: int = logging.DEBUG) -> bool:
+    """Say on a terminal what is about to take seconds (loading a model, embedding prompts);
+    elsewhere it goes to the log at ``level`` (scripts reading stderr see no new lines by
+    default). True when shown on the terminal (progress bars follow)."""
+    if sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+        return True
+    log.log(level, message)
+    return False
+
 
 if TYPE_CHECKING:
     import torch

@@ -40,6 +40,7 @@ from mixsearch.encoders.base import (
     TextOnlyMixin,
     file_sha256,
     finish_vectors,
+    loading_note,
 )
 from mixsearch.encoders.class_prompts import class_prompt_embeddings, prompt_key
 from mixsearch.errors import EncoderSpecError, WeightsUnavailableError
@@ -320,6 +321,7 @@ class OfflineDefaultEncoder(BatchedImagesMixin):
     def _load_image_side(self) -> None:
         with self._image_lock:  # the server encodes from several threads
             if self._classifier is None:
+                loading_note("loading the image model (EfficientNet-lite0, torch) ...")
                 self._class_embeddings = self._class_prompt_embeddings()
                 self._classifier = _load_lite0(self.weights_path, self.device)
 

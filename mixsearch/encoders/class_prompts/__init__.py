@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -72,14 +71,11 @@ def _read(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def _compute_and_cache(prompts: list[str], text_encoder: Any, path: Path) -> np.ndarray:
+    from mixsearch.encoders.base import loading_note
     from mixsearch.vectors import atomic_save_npy
 
-    show = sys.stderr.isatty()
     message = f"embedding {len(prompts)} ImageNet class prompts once (cached in {path})"
-    if show:
-        print(message, file=sys.stderr, flush=True)
-    else:
-        log.info(message)
+    show = loading_note(message, logging.INFO)  # tens of seconds: never silent
     vectors = text_encoder.encode_texts(prompts, batch_size=128, normalize=True, progress=show)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
