@@ -50,7 +50,7 @@ class NumpyMiniLM:
     A query's matrix products have ~10 rows, so each costs about as much in reading the weight
     as in arithmetic. Query, key and value are one fused [384, 1152] product. A long-lived
     process (the server) calls `pack()` once: the layer weights are copied (42 MB, ~0.1 s) into
-    contiguous [in, out] arrays, which measured ~20% less CPU per query than the memory-mapped
+    contiguous [in, out] arrays, which took less CPU per query than the memory-mapped
     [out, in] ones; a one-shot CLI search skips that copy. The embedding tables stay
     memory-mapped: a query reads a few of their rows.
     """
