@@ -595,16 +595,12 @@ def encode_to_dir(
     cache: Any,
     errors: list[ItemError],
 ) -> Path:
-    """Encode test queries/documents and fit pairs into a precomputed-embedding folder."""
-    docs = list(test.documents)
-    doc_image, image_ok = _encode_images(
-        encoder, [d.image for d in docs], batch_size, progress, cache, errors, "document images"
-    )
-    docs_ok = [i for i, d in enumerate(docs) if d.image is None or image_ok[i]]
-    docs = [docs[i] for i in docs_ok]
-    doc_image = doc_image[docs_ok]
-    doc_text = _encode_optional_texts(
-        encoder, [d.text for d in docs], batch_size, progress, "document texts"
+    """Encode test queries/documents and fit pairs into a precomputed-embedding folder.
+
+    Documents and fit pairs go through `encode_documents`, the encoding step of `Engine.add`:
+    the same vectors, and a document whose image fails is dropped with the same error."""
+    docs, doc_text, doc_image = _encode_documents(
+        encoder, test.documents, batch_size, progress, cache, errors, "documents"
     )
     modality = np.array([int(d.modality) for d in docs], dtype=np.int8)
     doc_index = {d.id: i for i, d in enumerate(docs)}
@@ -615,15 +611,12 @@ def encode_to_dir(
         {doc_index[d]: g for d, g in test.qrels[q.id].items() if d in doc_index} for q in queries
     ]
     query_vecs = _encode_texts(encoder, [q.text for q in queries], batch_size, progress, "queries")
-    fit_image, fit_ok = _encode_images(
-        encoder, fit.images, batch_size, progress, cache, errors, "fit images"
-    )
-    fit_text = _encode_texts(
-        encoder,
-        [t for t, ok in zip(fit.texts, fit_ok, strict=True) if ok],
-        batch_size,
-        progress,
-        "fit texts",
+    pairs = [
+        Document(id=str(i), text=text, image=image)
+        for i, (image, text) in enumerate(zip(fit.images, fit.texts, strict=True))
+    ]
+    _, fit_text, fit_image = _encode_documents(
+        encoder, pairs, batch_size, progress, cache, errors, "fit pairs"
     )
     fit_query = (
         _encode_texts(encoder, fit.query_texts, batch_size, progress, "fit queries")
@@ -644,11 +637,34 @@ def encode_to_dir(
         doc_image=doc_image,
         doc_modality=modality,
         qrels=qrels,
-        fit_image=fit_image[fit_ok],
+        fit_image=fit_image,
         fit_text=fit_text,
         fit_query=fit_query,
         meta=meta,
     )
+
+
+def _encode_documents(
+    encoder: Any,
+    docs: list[Document],
+    batch_size: int,
+    progress: bool,
+    cache: Any,
+    errors: list[ItemError],
+    what: str,
+) -> tuple[list[Document], np.ndarray, np.ndarray]:
+    """The documents that encoded, with text and image vectors row-aligned to them (zero rows
+    where a part is absent, as the embedding folder expects); failures are added to ``errors``."""
+    from mixsearch.document_encoding import encode_documents
+
+    if progress:
+        logger.info("encoding %d %s", len(docs), what)
+    raw = encode_documents(encoder, docs, progress=progress, cache=cache, batch_size=batch_size)
+    errors.extend(raw.errors)
+    rows, dim = len(raw.documents), int(encoder.dim)
+    text = raw.text if raw.text is not None else np.zeros((rows, dim), np.float32)
+    image = raw.image if raw.image is not None else np.zeros((rows, dim), np.float32)
+    return raw.documents, text, image
 
 
 def _encode_texts(
@@ -660,48 +676,3 @@ def _encode_texts(
         logger.info("encoding %d %s", len(texts), what)
     vectors = encoder.encode_texts(texts, batch_size=batch_size, progress=progress)
     return np.asarray(vectors, dtype=np.float32)
-
-
-def _encode_optional_texts(
-    encoder: Any, texts: list[str | None], batch_size: int, progress: bool, what: str
-) -> np.ndarray:
-    """Vectors for the texts present; zero rows (ignored downstream) where a text is absent."""
-    present = [i for i, t in enumerate(texts) if t is not None]
-    given = [t for t in texts if t is not None]
-    vectors = _encode_texts(encoder, given, batch_size, progress, what)
-    dim = vectors.shape[1] if vectors.ndim == 2 and len(present) else int(encoder.dim)
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    if present:
-        out[present] = vectors
-    return out
-
-
-def _encode_images(
-    encoder: Any,
-    paths: Sequence[Path | None],
-    batch_size: int,
-    progress: bool,
-    cache: Any,
-    errors: list[ItemError],
-    what: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors [len(paths), D] (zero rows where absent/failed) and a mask of the encoded ones."""
-    from mixsearch.encoders import encode_image_files
-
-    # Fit sets often pair one photo with several captions: encode each distinct file once.
-    files = sorted({p for p in paths if p is not None})
-    if progress:
-        logger.info("encoding %d %s", len(files), what)
-    batch = encode_image_files(
-        encoder, files, batch_size=batch_size, progress=progress, cache=cache
-    )
-    errors.extend(batch.errors)
-    dim = batch.vectors.shape[1] if batch.vectors.ndim == 2 and len(batch.indices) else encoder.dim
-    by_file = {files[i]: batch.vectors[row] for row, i in enumerate(batch.indices)}
-    out = np.zeros((len(paths), dim), dtype=np.float32)
-    ok = np.zeros(len(paths), dtype=bool)
-    for i, path in enumerate(paths):
-        if path is not None and path in by_file:
-            out[i] = by_file[path]
-            ok[i] = True
-    return out, ok
