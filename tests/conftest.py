@@ -13,7 +13,14 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
+
+# A suite started in the background by a non-interactive shell (`make test &`) inherits SIGINT as
+# ignored, and so would every process the tests start: the Ctrl-C tests could then interrupt
+# nothing. A Python handler here is reset to the default in children on exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _CREATED_CACHE: str | None = None
 if "MIXSEARCH_CACHE_DIR" not in os.environ:
