@@ -48,6 +48,7 @@ from mixsearch.store import db, index_file, layout
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.filters import FilterCache, ResolvedFilter
+from mixsearch.store.hit_table import HitRows, HitTable
 from mixsearch.store.integrity import IntegrityReport, check_store
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
 from mixsearch.vectors import atomic_write_text
@@ -84,6 +85,7 @@ class Store:
         self._skip_index = False  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
         self._filters = FilterCache()  # resolved filters of the loaded generation
+        self._hits = HitRows()  # what hits show, from memory once that pays (hit_table.py)
 
     # ---- creation and opening -------------------------------------------------------------
 
@@ -473,6 +475,7 @@ class Store:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
             self._index = None
+            self._hits.clear()
 
     def __enter__(self) -> Store:
         return self
@@ -504,8 +507,22 @@ class Store:
         return db.records_by_faiss_id(self._conn, faiss_ids)
 
     def hit_rows(self, faiss_ids: Iterable[int]) -> dict[int, tuple]:
-        """faiss_id → (doc_id, modality code, text, image_path, metadata JSON); one query."""
-        return db.hit_rows(self._conn, faiss_ids)
+        """faiss_id → (doc_id, modality code, text, image_path, metadata JSON) of the ids in the
+        store (text: its first `hit_table.TEXT_PREFIX_CHARS` characters at least), from the
+        in-memory hit table of the loaded generation when it is loaded and current, else one
+        SQLite query (`mixsearch.store.hit_table`)."""
+        return self._hits.lookup(self._conn, self.generation, len(self), faiss_ids)
+
+    @property
+    def hit_table(self) -> HitTable | None:
+        """The in-memory hit table in use, if loaded (its ``nbytes`` is what it costs)."""
+        return self._hits.table
+
+    def warm(self) -> None:
+        """Load the hit table now rather than when it has paid off: for long-lived readers (a
+        server, a benchmark) that will search this generation many times."""
+        if self._index is not None:
+            self._hits.load(self._conn, self.generation)
 
     def records_for(self, faiss_ids: Sequence[int] | np.ndarray) -> list[DocRecord]:
         """Records in the order of ``faiss_ids`` (one SQLite query); unknown ids are an error."""
@@ -643,8 +660,7 @@ class Store:
         they differ another process committed, and the reader reopens."""
         self._conn.execute("BEGIN")
         try:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-            yield int(json.loads(row[0]))
+            yield db.committed_generation(self._conn)
         finally:
             self._conn.execute("COMMIT")
 
