@@ -307,3 +307,9 @@ def committed_generation(conn: sqlite3.Connection) -> int:
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes whenever another connection commits (cheap: no table is read)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def all_ids(conn: sqlite3.Connection) -> np.ndarray:
+    """Every document's FAISS id, sorted."""
+    rows = conn.execute("SELECT faiss_id FROM docs ORDER BY faiss_id")
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
