@@ -27,7 +27,7 @@ import math
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -38,7 +38,9 @@ HIT_ROWS_SQL = (
     "SELECT faiss_id, doc_id, modality, substr(text, 1, ?), image_path, metadata FROM docs "
     "WHERE faiss_id > ? ORDER BY faiss_id LIMIT ?"
 )
-INITIAL_LOAD_S_PER_ROW = 1.5e-6  # measured at 100k (benchmarks/search.py); refined per load
+INITIAL_LOAD_S_PER_ROW = (
+    4e-6  # 100k rows in 0.38–0.47 s (benchmarks/search.py, under load); refined per load
+)
 
 HitRow = tuple  # (doc_id, modality code, text prefix, image_path, metadata JSON)
 
@@ -51,13 +53,22 @@ class StringColumn:
 
     __slots__ = ("_ends", "_joined", "_null")
 
-    def __init__(self, values: list[str | None]) -> None:
-        null = bytearray(v is None for v in values)
-        filled: list[str] = [v or "" for v in values]
-        ends = np.cumsum(np.fromiter(map(len, filled), np.int64, len(filled)), dtype=np.int64)
-        self._joined = "".join(filled)
-        self._ends = array.array("q", ends.tobytes())
+    def __init__(self, chunks: list[tuple[str, np.ndarray, bytearray]]) -> None:
+        """Join the parts `StringColumn.part` made of consecutive chunks of rows."""
+        self._joined = "".join(joined for joined, _, _ in chunks)
+        lengths = [length for _, length, _ in chunks]
+        ends = np.cumsum(np.concatenate(lengths) if lengths else np.empty(0, np.int64))
+        self._ends = array.array("q", ends.astype(np.int64).tobytes())
+        null = bytearray().join(n for _, _, n in chunks)
         self._null = null if any(null) else None
+
+    @staticmethod
+    def part(values: Sequence[str | None]) -> tuple[str, np.ndarray, bytearray]:
+        """One chunk's strings joined, their lengths and None mask: the chunk's Python strings
+        can then go, so loading peaks near the table's own size."""
+        filled: list[str] = [v or "" for v in values]
+        lengths = np.fromiter(map(len, filled), np.int64, len(filled))
+        return "".join(filled), lengths, bytearray(v is None for v in values)
 
     def get(self, row: int) -> str | None:
         if self._null is not None and self._null[row]:
@@ -89,20 +100,22 @@ class HitTable:
     def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
         """Read the table from ``conn``, which must be inside the snapshot of ``generation``."""
         t0 = time.perf_counter()
-        ids: list[int] = []
-        columns: list[list] = [[], [], [], [], []]
+        id_parts: list[np.ndarray] = []
+        modality = bytearray()
+        parts: list[list] = [[], [], [], []]  # doc_id, text prefix, image_path, metadata
         for chunk in db.chunks_by_id(conn, HIT_ROWS_SQL, (TEXT_PREFIX_CHARS,)):
-            ids.extend(r[0] for r in chunk)
-            for c, column in enumerate(columns):
-                column.extend(r[c + 1] for r in chunk)
+            fids, doc_ids, codes, texts, paths, metadata = zip(*chunk, strict=True)
+            id_parts.append(np.asarray(fids, dtype=np.int64))
+            modality += bytes(codes)
+            for column, values in zip(parts, (doc_ids, texts, paths, metadata), strict=True):
+                column.append(StringColumn.part(values))
+        ids = np.concatenate(id_parts) if id_parts else np.empty(0, np.int64)
         # FAISS id → row (-1: none); ids are dense (assigned in order, gaps only from removals)
-        row_of = np.full(ids[-1] + 1 if ids else 0, -1, dtype=np.int32)
-        row_of[np.asarray(ids, dtype=np.int64)] = np.arange(len(ids), dtype=np.int32)
+        row_of = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
+        row_of[ids] = np.arange(len(ids), dtype=np.int32)
         self._row_of = array.array("i", row_of.tobytes())
-        self._modality = bytes(columns[1])
-        self._doc_id, self._text, self._path, self._metadata = (
-            StringColumn(columns[c]) for c in (0, 2, 3, 4)
-        )
+        self._modality = bytes(modality)
+        self._doc_id, self._text, self._path, self._metadata = (StringColumn(p) for p in parts)
         self.count = len(ids)
         self.generation = generation
         self.load_s = time.perf_counter() - t0
@@ -121,6 +134,7 @@ class HitTable:
             faiss_ids = faiss_ids.tolist()
         row_of, bound = self._row_of, len(self._row_of)
         found: dict[int, HitRow] = {}
+        # per hit, not per column: for ~10 rows, list comprehensions cost more than calls
         for fid in faiss_ids:
             row = row_of[fid] if 0 <= fid < bound else -1
             if row >= 0:
@@ -157,11 +171,16 @@ class HitRows:
     ) -> dict[int, HitRow]:
         """Hit rows of ``faiss_ids`` for a store whose index is at ``generation`` (``count``
         documents); loads the table when the lookups so far have cost as much as loading."""
+        table = self._table
+        if (
+            table is not None
+            and generation == self._generation
+            and (db.data_version(conn) == self._data_version or self._current(conn, generation))
+        ):
+            return table.rows(faiss_ids)
         if generation != self._generation:
             self._table, self._generation, self._sqlite_s = None, generation, 0.0
         if self._table is not None:
-            if self._current(conn, generation):
-                return self._table.rows(faiss_ids)
             # Another process committed past our generation: SQLite from now on (a reader of a
             # newer generation reopens the store; generations never go back).
             self._table, self._sqlite_s = None, -math.inf

@@ -374,7 +374,9 @@ class Store:
         JSON) for the ids in the store (text: at least its first `hit_table.TEXT_PREFIX_CHARS`
         characters), from the in-memory hit table of the loaded generation when it is loaded
         and current, else one SQLite query (`mixsearch.store.hit_table`)."""
-        return self._live.hits.lookup(self._conn, self.generation, len(self), faiss_ids)
+        commits = self._commits
+        meta = commits.meta
+        return self._live.hits.lookup(commits.conn, meta["generation"], meta["count"], faiss_ids)
 
     @property
     def hit_table(self) -> HitTable | None:
