@@ -1,12 +1,12 @@
 """What a search hit shows, held in memory for one committed generation.
 
-Resolving a query's 10 hits with one SQLite statement cost 145–167 µs at 100k documents (under
-load; RESULTS.md, issue 14): most of a 0.13–0.17 ms FAISS search again. A `HitTable` holds the
-same five fields of every document — doc_id, modality code, the text's first
-``TEXT_PREFIX_CHARS`` characters (enough for `rank`'s snippet), image path, metadata JSON — as
-compact columns (each string column one joined ``str`` plus end offsets, so 1M documents cost a
-few bytes over their characters rather than a Python object per value), and answers a lookup with
-a few numpy calls and string slices.
+Resolving a query's 10 hits with one SQLite statement cost 111–156 µs at 100k documents inside
+`benchmarks/search.py` (under load; RESULTS.md, issue 14): most of a 0.1–0.15 ms FAISS search
+again. A `HitTable` holds the same five fields of every document — doc_id, modality code, the
+text's first ``TEXT_PREFIX_CHARS`` characters (enough for `rank`'s snippet), image path, metadata
+JSON — packed (one joined ``str`` and one offsets array for all rows, so 1M documents cost their
+characters plus ~45 bytes each rather than a Python object per value), and answers a lookup with a
+few array reads and string slices.
 
 Loading it is one scan of the document table, so `Store` loads it only when that pays off (see
 `HitRows`): at once for a long-lived reader that asks (`Store.warm`), otherwise once the SQLite
@@ -23,11 +23,12 @@ lookups go to SQLite, which skips documents another process removed since, as be
 from __future__ import annotations
 
 import array
+import itertools
 import math
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -45,77 +46,48 @@ INITIAL_LOAD_S_PER_ROW = (
 HitRow = tuple  # (doc_id, modality code, text prefix, image_path, metadata JSON)
 
 
-class StringColumn:
-    """Many optional strings as one joined ``str``, their end offsets and a None mask.
+FIELDS = 5  # per row in `HitTable._info`: start, then the lengths of doc_id, text, path, metadata
 
-    Plain `array.array`/`bytearray` rather than numpy: a lookup reads ~10 rows, where each numpy
-    call's fixed cost (µs) would exceed the whole lookup; indexing these costs tens of ns."""
 
-    __slots__ = ("_ends", "_joined", "_null")
-
-    def __init__(self, chunks: list[tuple[str, np.ndarray, bytearray]]) -> None:
-        """Join the parts `StringColumn.part` made of consecutive chunks of rows."""
-        self._joined = "".join(joined for joined, _, _ in chunks)
-        lengths = [length for _, length, _ in chunks]
-        ends = np.cumsum(np.concatenate(lengths) if lengths else np.empty(0, np.int64))
-        self._ends = array.array("q", ends.astype(np.int64).tobytes())
-        null = bytearray().join(n for _, _, n in chunks)
-        self._null = null if any(null) else None
-
-    @staticmethod
-    def part(values: Sequence[str | None]) -> tuple[str, np.ndarray, bytearray]:
-        """One chunk's strings joined, their lengths and None mask: the chunk's Python strings
-        can then go, so loading peaks near the table's own size."""
-        filled: list[str] = [v or "" for v in values]
-        lengths = np.fromiter(map(len, filled), np.int64, len(filled))
-        return "".join(filled), lengths, bytearray(v is None for v in values)
-
-    def get(self, row: int) -> str | None:
-        if self._null is not None and self._null[row]:
-            return None
-        return self._joined[self._ends[row - 1] if row else 0 : self._ends[row]]
-
-    @property
-    def nbytes(self) -> int:
-        # CPython keeps 1, 2 or 4 bytes per character: the widest character of a column decides
-        null = 0 if self._null is None else len(self._null)
-        return sys.getsizeof(self._joined) + self._ends.itemsize * len(self._ends) + null
+def _packed_chunk(chunk: list[tuple]) -> tuple[np.ndarray, bytes, str, np.ndarray]:
+    """(FAISS ids, modality codes, the rows' four strings one after another, per row: [length
+    of all four, then each one's length or -1 for None]) of one chunk of `HIT_ROWS_SQL` rows;
+    the chunk's Python strings can then go, so loading peaks near the table's own size."""
+    fids, doc_ids, codes, texts, paths, metadata = zip(*chunk, strict=True)
+    columns = [[v or "" for v in c] for c in (doc_ids, texts, paths, metadata)]
+    lengths = np.stack([np.fromiter(map(len, c), np.int64, len(c)) for c in columns], axis=1)
+    nulls = np.stack([[v is None for v in c] for c in (doc_ids, texts, paths, metadata)], axis=1)
+    joined = "".join(itertools.chain.from_iterable(zip(*columns, strict=True)))
+    info = np.concatenate([lengths.sum(axis=1, keepdims=True), np.where(nulls, -1, lengths)], 1)
+    return np.asarray(fids, dtype=np.int64), bytes(codes), joined, info
 
 
 class HitTable:
-    """Every document's hit fields at ``generation``, by FAISS id."""
+    """Every document's hit fields at ``generation``, by FAISS id.
 
-    __slots__ = (
-        "_doc_id",
-        "_metadata",
-        "_modality",
-        "_path",
-        "_row_of",
-        "_text",
-        "generation",
-        "load_s",
-        "count",
-    )
+    One row's four strings lie next to each other in one joined ``str``, and its start and field
+    lengths next to each other in one array, so a hit touches ~4 cache lines (a lookup of 10
+    hits is memory-bound: a column-per-field layout touched ~11 per hit and was no faster than
+    SQLite). Plain `array.array`, not numpy: per element, numpy's call overhead exceeds it all."""
+
+    __slots__ = ("_info", "_joined", "_modality", "_row_of", "count", "generation", "load_s")
 
     def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
         """Read the table from ``conn``, which must be inside the snapshot of ``generation``."""
         t0 = time.perf_counter()
-        id_parts: list[np.ndarray] = []
-        modality = bytearray()
-        parts: list[list] = [[], [], [], []]  # doc_id, text prefix, image_path, metadata
-        for chunk in db.chunks_by_id(conn, HIT_ROWS_SQL, (TEXT_PREFIX_CHARS,)):
-            fids, doc_ids, codes, texts, paths, metadata = zip(*chunk, strict=True)
-            id_parts.append(np.asarray(fids, dtype=np.int64))
-            modality += bytes(codes)
-            for column, values in zip(parts, (doc_ids, texts, paths, metadata), strict=True):
-                column.append(StringColumn.part(values))
-        ids = np.concatenate(id_parts) if id_parts else np.empty(0, np.int64)
+        chunks = [
+            _packed_chunk(c) for c in db.chunks_by_id(conn, HIT_ROWS_SQL, (TEXT_PREFIX_CHARS,))
+        ]
+        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0, np.int64)
+        info = np.concatenate([c[3] for c in chunks]) if chunks else np.empty((0, FIELDS), np.int64)
+        info[:, 0] = np.cumsum(info[:, 0]) - info[:, 0]  # each row's start in the joined str
+        self._info = array.array("q", np.ascontiguousarray(info).tobytes())
+        self._joined = "".join(c[2] for c in chunks)
+        self._modality = b"".join(c[1] for c in chunks)
         # FAISS id → row (-1: none); ids are dense (assigned in order, gaps only from removals)
         row_of = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
         row_of[ids] = np.arange(len(ids), dtype=np.int32)
         self._row_of = array.array("i", row_of.tobytes())
-        self._modality = bytes(modality)
-        self._doc_id, self._text, self._path, self._metadata = (StringColumn(p) for p in parts)
         self.count = len(ids)
         self.generation = generation
         self.load_s = time.perf_counter() - t0
@@ -125,26 +97,32 @@ class HitTable:
 
     @property
     def nbytes(self) -> int:
-        columns = (self._doc_id, self._text, self._path, self._metadata)
-        return 4 * len(self._row_of) + len(self._modality) + sum(c.nbytes for c in columns)
+        # CPython keeps 1, 2 or 4 bytes per character: the widest character present decides
+        arrays = 4 * len(self._row_of) + 8 * len(self._info) + len(self._modality)
+        return sys.getsizeof(self._joined) + arrays
 
     def rows(self, faiss_ids: Iterable[int]) -> dict[int, HitRow]:
         """faiss_id → hit row for the ids the table holds (others, e.g. -1 padding, absent)."""
         if isinstance(faiss_ids, np.ndarray):
             faiss_ids = faiss_ids.tolist()
-        row_of, bound = self._row_of, len(self._row_of)
+        row_of, bound, info, joined = self._row_of, len(self._row_of), self._info, self._joined
         found: dict[int, HitRow] = {}
-        # per hit, not per column: for ~10 rows, list comprehensions cost more than calls
         for fid in faiss_ids:
             row = row_of[fid] if 0 <= fid < bound else -1
-            if row >= 0:
-                found[fid] = (
-                    self._doc_id.get(row),
-                    self._modality[row],
-                    self._text.get(row),
-                    self._path.get(row),
-                    self._metadata.get(row),
-                )
+            if row < 0:
+                continue
+            at = FIELDS * row
+            start, n_doc, n_text, n_path, n_meta = info[at : at + FIELDS]
+            text_at = start + n_doc
+            path_at = text_at + max(n_text, 0)
+            meta_at = path_at + max(n_path, 0)
+            found[fid] = (
+                joined[start:text_at],
+                self._modality[row],
+                None if n_text < 0 else joined[text_at:path_at],
+                None if n_path < 0 else joined[path_at:meta_at],
+                joined[meta_at : meta_at + n_meta],
+            )
         return found
 
 
