@@ -88,14 +88,15 @@ class TimedEncoder:
 def timed_internals(clock: StageClock) -> Iterator[None]:
     """Time JPEG decoding and the store's FAISS work by wrapping the real functions in place."""
     from mixsearch.encoders import pipeline
-    from mixsearch.store.store import Store
+    from mixsearch.store.commits import Commits
+    from mixsearch.store.live_index import LiveIndex
 
     patches = [
         (pipeline, "load_image", "decode_cpu"),
-        (Store, "_build_first_index", "faiss_train"),
-        (Store, "_apply_to_index", "faiss_add"),
-        (Store, "_write_index_file", "faiss_write"),
-        (Store, "_rebuild", "faiss_rebuild"),
+        (Commits, "_build_first_index", "faiss_train"),
+        (LiveIndex, "apply", "faiss_add"),
+        (Commits, "_write_index_file", "faiss_write"),
+        (Commits, "rebuild", "faiss_rebuild"),
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     try:

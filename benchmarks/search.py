@@ -179,6 +179,11 @@ class Target:
                 rebuild_store_index(store, spec)
             self.index = store.index
             self.spec = resolved_spec(store)
+            # A long-lived reader loads the hit table at once (a one-shot search would load it
+            # only once SQLite lookups had cost as much); absent before issue 14's thin engine.
+            warm = getattr(store, "warm", None)
+            if warm is not None:
+                warm()
         else:
             from mixsearch.store import index_spec as spec_mod
 
@@ -338,7 +343,7 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
 
     The pieces are the calls `Engine.search_vectors` makes, in order: the alignment's query-side
     transform + normalise (`Engine._query_side`), candidate generation (`rank.top_k`, which
-    wraps the FAISS call), the SQLite record lookup, and `Hit` construction (`rank.hits_for`
+    wraps the FAISS call), the hit lookup (in-memory table, or SQLite), and `Hit` construction (`rank.hits_for`
     given the records already fetched). ``faiss_raw`` is the bare ``index.search`` for comparison.
     """
     from mixsearch.rank import hits_for, top_k
@@ -357,7 +362,7 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
             "align+normalise",
             "top_k (FAISS + wrapper)",
             "faiss_raw",
-            "sqlite_lookup",
+            "hit_lookup",
             "hit_construction",
             "engine_total",
         )
@@ -380,7 +385,7 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
         for key, seconds in (
             ("align+normalise", t1 - t0),
             ("top_k (FAISS + wrapper)", t2 - t1),
-            ("sqlite_lookup", t3 - t2),
+            ("hit_lookup", t3 - t2),
             ("hit_construction", t4 - t3),
             ("faiss_raw", t5 - t4),
             ("engine_total", t6 - t5),
@@ -390,7 +395,8 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
 
 
 def fetch_rows(store: Any, ids: np.ndarray) -> dict[int, Any]:
-    """The SQLite lookup `rank.hits_for` makes (``hit_rows``; ``records_by_id`` before it)."""
+    """The lookup `rank.hits_for` makes: the in-memory hit table, or SQLite before it existed
+    (``hit_rows``; ``records_by_id`` before that)."""
     fetch = getattr(store, "hit_rows", None) or store.records_by_id
     return fetch(ids)
 
@@ -430,6 +436,10 @@ def measure(
         "build_s": build_s,
         "bytes_per_vector": target.memory_bytes() / n_docs,
     }
+    table = getattr(target.engine.store, "hit_table", None) if target.engine else None
+    if table is not None:
+        row["hit_table_bytes_per_doc"] = table.nbytes / max(len(table), 1)
+        row["hit_table_load_s"] = table.load_s
     row["recall_raw"] = C.recall_at_k(target.raw(queries), truth)
     row["qps_batch256_raw"] = C.timed_qps(target.raw, queries, 256)
     if target.engine is not None:
@@ -591,6 +601,12 @@ def render(result: dict[str, Any]) -> str:
         if stage_rows:
             keys = list(next(r["stages_us"] for r in result["indexes"] if "stages_us" in r))
             lines.append(C.fmt_table(stage_rows, ["index", *keys]))
+    tables = [r for r in result["indexes"] if "hit_table_bytes_per_doc" in r]
+    for r in tables:
+        lines.append(
+            f"hit table ({r['index']}): {r['hit_table_bytes_per_doc']:.0f} bytes per document, "
+            f"loaded in {r['hit_table_load_s']:.2f} s"
+        )
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ class LiveStore:
         self.readonly = readonly  # a server without an API key never writes the store
         self._lock = threading.Lock()  # one reader of the SQLite connection at a time
         self.engine = Engine.open(path, device=device, readonly=readonly)
+        self.engine.store.warm()  # hits from memory from the first request on
         self.reopened = 0
         self.image_model = "loading"  # set by the server's warm-up thread
 
@@ -61,6 +62,7 @@ class LiveStore:
     def _reopen(self) -> None:
         encoder = self.engine.encoder if self.has_encoder else None
         fresh = Engine.open(self.path, encoder=encoder, readonly=self.readonly)
+        fresh.store.warm()
         old, self.engine = self.engine, fresh
         old.close()
         self.reopened += 1

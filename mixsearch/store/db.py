@@ -224,19 +224,27 @@ def iter_vectors(
     conn: sqlite3.Connection, dim: int, *, added_after: int = -1
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(faiss_ids, vectors) chunks of the rows added after a generation, in id order."""
-    last = -1
-    while True:
-        rows = conn.execute(
-            "SELECT d.faiss_id, v.vector FROM docs d JOIN vectors v ON v.faiss_id = d.faiss_id "
-            "WHERE d.added_gen > ? AND d.faiss_id > ? ORDER BY d.faiss_id LIMIT ?",
-            (added_after, last, CHUNK_ROWS),
-        ).fetchall()
-        if not rows:
-            return
+    for rows in chunks_by_id(
+        conn,
+        "SELECT d.faiss_id, v.vector FROM docs d JOIN vectors v ON v.faiss_id = d.faiss_id "
+        "WHERE d.added_gen > ? AND d.faiss_id > ? ORDER BY d.faiss_id LIMIT ?",
+        (added_after,),
+    ):
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
         yield ids, vecs
-        last = int(ids[-1])
+
+
+def chunks_by_id(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Iterator[list[tuple]]:
+    """Rows of ``sql`` in chunks of CHUNK_ROWS, paged by FAISS id (the first column): ``sql``
+    ends with ``faiss_id > ? ORDER BY faiss_id LIMIT ?``, after ``params``."""
+    last = -1
+    while True:
+        rows = conn.execute(sql, (*params, last, CHUNK_ROWS)).fetchall()
+        if not rows:
+            return
+        yield rows
+        last = int(rows[-1][0])
 
 
 def filter_sql(modality: Any, where: dict | None) -> tuple[str, list[Any]]:
@@ -289,3 +297,19 @@ def _scalar(key: str, value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise BadInputError(f"metadata filter on {key!r}: compare with a finite number")
     return int(value) if isinstance(value, bool) else value
+
+
+def committed_generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(json.loads(row[0]))
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits (cheap: no table is read)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def all_ids(conn: sqlite3.Connection) -> np.ndarray:
+    """Every document's FAISS id, sorted."""
+    rows = conn.execute("SELECT faiss_id FROM docs ORDER BY faiss_id")
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)

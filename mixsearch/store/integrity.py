@@ -1,16 +1,39 @@
-"""Consistency checks between the SQLite table, the FAISS index and the files on disk."""
+"""Consistency checks between the SQLite table, the FAISS index and the files on disk.
+
+They read a `StoreSnapshot` (`Store.snapshot`): a read-only view of one committed state, so a
+check neither reaches into the store nor reloads it.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
+import faiss
 import numpy as np
 
 from mixsearch.store import index_spec as spec_mod
 
-if TYPE_CHECKING:
-    from mixsearch.store.store import Store
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """One committed state of a store, for reading only."""
+
+    path: Path
+    meta: Mapping[str, Any]  # the committed meta (a copy)
+    index: faiss.Index | None  # the loaded index of that generation
+    dead: np.ndarray  # removed ids the index still holds, masked (HNSW)
+    conn: sqlite3.Connection  # inside a read snapshot of that generation: SELECTs only
+    index_file: Path  # the committed checkpoint file
+    vectors_for: Callable[[np.ndarray], np.ndarray]  # stored vectors by FAISS id
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["dim"])
+
 
 SAMPLE_RECONSTRUCT = 64
 
@@ -38,14 +61,9 @@ class IntegrityReport:
         }
 
 
-def check_store(store: Store) -> IntegrityReport:
+def check_store(store: StoreSnapshot) -> IntegrityReport:
     report = IntegrityReport()
-    conn = store._conn
-    if conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0] != str(
-        store.generation
-    ):
-        store._load()  # check what is committed on disk, not a stale view of it
-    meta = store._meta
+    conn, meta = store.conn, store.meta
     quick = conn.execute("PRAGMA quick_check").fetchone()[0]
     if quick != "ok":
         report.problems.append(f"SQLite quick_check: {quick}")
@@ -62,8 +80,8 @@ def check_store(store: Store) -> IntegrityReport:
     return report
 
 
-def _check_table(store: Store, table_ids: np.ndarray, report: IntegrityReport) -> None:
-    conn, meta = store._conn, store._meta
+def _check_table(store: StoreSnapshot, table_ids: np.ndarray, report: IntegrityReport) -> None:
+    conn, meta = store.conn, store.meta
     if meta["count"] != len(table_ids):
         report.problems.append(f"manifest count {meta['count']} != {len(table_ids)} table rows")
     by_modality = {
@@ -98,8 +116,8 @@ def _check_table(store: Store, table_ids: np.ndarray, report: IntegrityReport) -
         report.problems.append(f"{live_dead} ids are both live documents and marked dead")
 
 
-def _check_index(store: Store, table_ids: np.ndarray, report: IntegrityReport) -> None:
-    index = store._index
+def _check_index(store: StoreSnapshot, table_ids: np.ndarray, report: IntegrityReport) -> None:
+    index = store.index
     if index is None:
         if len(table_ids):
             report.problems.append(f"{len(table_ids)} documents but no FAISS index")
@@ -108,7 +126,7 @@ def _check_index(store: Store, table_ids: np.ndarray, report: IntegrityReport) -
     index_ids = spec_mod.index_ids(index)
     if len(index_ids) != index.ntotal:
         report.problems.append(f"index lists {len(index_ids)} ids for {index.ntotal} vectors")
-    live = np.setdiff1d(index_ids, store._dead)
+    live = np.setdiff1d(index_ids, store.dead)
     unresolvable = np.setdiff1d(live, table_ids)
     unindexed = np.setdiff1d(table_ids, live)
     if len(unresolvable):
@@ -119,19 +137,19 @@ def _check_index(store: Store, table_ids: np.ndarray, report: IntegrityReport) -
         report.problems.append(
             f"FAISS holds {len(live)} live vectors but the table {len(table_ids)} documents"
         )
-    if len(store._dead):
-        report.notes.append(f"{len(store._dead)} removed ids masked in the HNSW graph (compact)")
+    if len(store.dead):
+        report.notes.append(f"{len(store.dead)} removed ids masked in the HNSW graph (compact)")
     if spec_mod.is_exact(index) or spec_mod.is_hnsw(index):
         _check_vectors(store, np.intersect1d(live, table_ids), report)
 
 
-def _check_vectors(store: Store, ids: np.ndarray, report: IntegrityReport) -> None:
+def _check_vectors(store: StoreSnapshot, ids: np.ndarray, report: IntegrityReport) -> None:
     """Indexed vectors equal the stored ones (indexes that keep full vectors only)."""
     sample = ids[np.linspace(0, len(ids) - 1, min(len(ids), SAMPLE_RECONSTRUCT)).astype(int)]
     if not len(sample):
         return
     stored = store.vectors_for(sample)
-    index = store._index
+    index = store.index
     assert index is not None
     indexed = np.stack([index.reconstruct(int(i)) for i in sample])
     mismatched = int((np.abs(stored - indexed).max(axis=1) > 1e-5).sum())
@@ -139,9 +157,8 @@ def _check_vectors(store: Store, ids: np.ndarray, report: IntegrityReport) -> No
         report.problems.append(f"{mismatched} of {len(sample)} sampled vectors differ from FAISS")
 
 
-def _check_files(store: Store, report: IntegrityReport) -> None:
-    meta = store._meta
-    committed = store._index_file(meta["index_generation"])
+def _check_files(store: StoreSnapshot, report: IntegrityReport) -> None:
+    meta, committed = store.meta, store.index_file
     if meta["index_spec_resolved"] is not None and not committed.is_file():
         report.problems.append(f"committed index file {committed.name} is missing")
     stale = sorted(f.name for f in store.path.glob("index.*.faiss*") if f.name != committed.name)

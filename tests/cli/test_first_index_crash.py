@@ -55,7 +55,7 @@ def _state(store: Path) -> tuple[str, dict[str, np.ndarray]]:
     with Engine.open(store, readonly=True) as engine:
         fingerprint = engine.store.manifest["extra"]["alignment_fingerprint"]
         ids = engine.store.all_ids()
-        records = engine.store.records_for(ids)
+        records = engine.store.records(ids)
         vectors = engine.store.vectors_for(ids)
     return fingerprint, {r.doc_id: v for r, v in zip(records, vectors, strict=True)}
 

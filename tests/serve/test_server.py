@@ -269,12 +269,12 @@ def test_a_5xx_says_nothing_of_its_cause(served: ThreadServer) -> None:
     # A real failure inside a handler: the store's connection closed under the server.
     live = served.app.state.live
     engine = live.engine
-    conn = engine.store._conn
-    engine.store._conn = None
+    commits = engine.store._commits
+    conn, commits.conn = commits.conn, None
     try:
         status, _, raw = request("GET", f"{served.url}/api/documents/chelsea.jpg")
     finally:
-        engine.store._conn = conn
+        commits.conn = conn
     assert status == 500 and json.loads(raw) == {"error": "internal server error"}
 
 

@@ -86,14 +86,12 @@ def _assert_one_committed_state(path: Path, acknowledged: list[int], writer) -> 
         if acknowledged:
             assert m >= acknowledged[-1] + 1, "a commit acknowledged to the writer was lost"
         expected = {f"b{b}-{j}" for b in range(m) for j in range(BATCH)}
-        present = {r.doc_id for r in store.records_for(store.all_ids())}
+        present = {r.doc_id for r in store.records(store.all_ids())}
         assert present == expected
         for b in {0, m - 1} if m else set():
             records, vectors = writer.batch(b, BATCH, DIM, SEED)
             scores, ids = store.search(vectors[:3], 1)
-            assert [r.doc_id for r in store.records_for(ids[:, 0])] == [
-                r.doc_id for r in records[:3]
-            ]
+            assert [r.doc_id for r in store.records(ids[:, 0])] == [r.doc_id for r in records[:3]]
             np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
     return m
 
@@ -157,7 +155,7 @@ def _check_search(store: Store, writer, n_docs: int, present, absent) -> None:
         if ids[0, 0] == -1:  # nothing left to find
             assert not should_find, f"doc {i} v{version} is not searchable"
             continue
-        (hit,) = store.records_for(ids[0])  # unknown (removed) FAISS ids raise here
+        (hit,) = store.records(ids[0])  # unknown (removed) FAISS ids raise here
         if should_find:
             assert (hit.doc_id, hit.metadata["v"]) == (writer.doc_id(i), version)
             assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)
@@ -184,7 +182,7 @@ def _assert_op_state(path: Path, writer, mode: str, n_docs: int, chunk: int, win
 
         fids = store.faiss_ids([r.doc_id for r in want_records])
         assert len(store) == len(fids) == len(live), "documents missing or left over"
-        got = store.records_for([fids[r.doc_id] for r in want_records])
+        got = store.records([fids[r.doc_id] for r in want_records])
         assert got == want_records
         ids = np.array([fids[r.doc_id] for r in want_records], dtype=np.int64)
         np.testing.assert_array_equal(store.vectors_for(ids), want_vectors)

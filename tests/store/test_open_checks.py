@@ -82,7 +82,7 @@ def test_a_sound_store_opens_and_finds_its_vectors(tmp_path: Path) -> None:
     records, vectors = _docs(N, 1)
     with Store.open(path, readonly=True) as store:
         _, ids = store.search(vectors[:5], 1)
-        assert [r.doc_id for r in store.records_for(ids[:, 0])] == [r.doc_id for r in records[:5]]
+        assert [r.doc_id for r in store.records(ids[:, 0])] == [r.doc_id for r in records[:5]]
 
 
 # ---- read paths never write ------------------------------------------------------------------

@@ -41,7 +41,7 @@ def vectors() -> np.ndarray:
 
 
 def doc_ids_of(store: Store, ids: np.ndarray) -> list[str]:
-    return [r.doc_id for r in store.records_for(ids[ids >= 0])]
+    return [r.doc_id for r in store.records(ids[ids >= 0])]
 
 
 def test_add_search_reopen_round_trip(tmp_path, vectors):
@@ -137,10 +137,10 @@ def test_filters(tmp_path, vectors):
     with Store.create(tmp_path / "s", dim=DIM, index_spec="Flat") as store:
         store.add(records(0, 600), vectors)
         images = store.filter_ids(modality="image")
-        assert {r.modality for r in store.records_for(images)} == {Modality.IMAGE}
+        assert {r.modality for r in store.records(images)} == {Modality.IMAGE}
         both = store.filter_ids(modality=[Modality.TEXT, "image+text"])
         assert len(both) == 400
-        recent_en = store.records_for(
+        recent_en = store.records(
             store.filter_ids(where={"lang": "en", "year": {"gte": 2010, "lt": 2020}})
         )
         assert recent_en and all(

@@ -1,0 +1,119 @@
+"""The in-memory hit table: the same hits as the SQLite lookup, current across commits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixsearch.documents import DocRecord, Modality
+from mixsearch.rank import rank
+from mixsearch.store import Store
+from mixsearch.store import db as store_db
+from mixsearch.store.hit_table import TEXT_PREFIX_CHARS
+
+DIM = 16
+
+
+def _records(start: int, stop: int) -> list[DocRecord]:
+    texts = [None, "short", "é" * 300, "emoji 🙂 " * 40, ""]
+    return [
+        DocRecord(
+            doc_id=f"doc-{i}-ü",
+            modality=Modality(i % 3),
+            text=texts[i % len(texts)],
+            image_path=None if i % 2 else f"img/{i}.jpg",
+            metadata={} if i % 4 else {"year": 2000 + i, "name": "ñ"},
+            content_hash=f"h{i}",
+        )
+        for i in range(start, stop)
+    ]
+
+
+def _vectors(n: int, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _hits(store: Store, queries: np.ndarray) -> list[list[tuple]]:
+    return [
+        [(h.doc_id, h.score, h.modality, h.text, h.image_path, h.metadata, h.rank) for h in row]
+        for row in rank(store, queries, 10)
+    ]
+
+
+def _store(tmp_path, n: int = 60) -> Store:
+    store = Store.create(tmp_path / "s", dim=DIM, index_spec="Flat")
+    store.add(_records(0, n), _vectors(n))
+    return store
+
+
+def test_table_rows_equal_the_sqlite_rows(tmp_path) -> None:
+    with _store(tmp_path) as store:
+        store.warm()
+        table = store.hit_table
+        assert table is not None and len(table) == 60 and table.nbytes > 0
+        ids = [*range(-1, 62), 5]
+        from_sqlite = store_db.hit_rows(store._conn, ids)  # the reference lookup
+        trimmed = {
+            i: (d, m, None if t is None else t[:TEXT_PREFIX_CHARS], p, j)
+            for i, (d, m, t, p, j) in from_sqlite.items()
+        }
+        assert table.rows(ids) == trimmed
+        assert set(trimmed) == set(range(60))
+
+
+def test_hits_are_the_same_with_and_without_the_table(tmp_path) -> None:
+    queries = _vectors(8, seed=1)
+    with _store(tmp_path) as store:
+        cold = _hits(store, queries)
+        assert store.hit_table is None  # one search does not pay for loading it
+        store.warm()
+        assert _hits(store, queries) == cold
+        assert any(len(h[3] or "") == 200 and h[3].endswith("…") for row in cold for h in row)
+
+
+def test_own_commits_replace_the_table(tmp_path) -> None:
+    queries = _vectors(4, seed=2)
+    with _store(tmp_path) as store:
+        store.warm()
+        store.add(_records(60, 80), _vectors(20, seed=3))
+        store.remove([f"doc-{i}-ü" for i in range(0, 60, 2)])
+        store.warm()
+        warm = _hits(store, queries)
+    with Store.open(tmp_path / "s") as fresh:
+        assert _hits(fresh, queries) == warm
+        assert not any(h[0] == "doc-0-ü" for row in warm for h in row)
+
+
+def test_a_commit_by_another_connection_stops_the_table(tmp_path) -> None:
+    """A reader whose index predates another process's commit must not show documents that
+    commit removed (the SQLite lookup skips them; a table of the old generation would not)."""
+    queries = _vectors(1, seed=4)
+    _store(tmp_path).close()
+    with Store.open(tmp_path / "s", readonly=True) as reader:
+        reader.warm()
+        top = _hits(reader, queries)[0][0][0]
+        with Store.open(tmp_path / "s") as writer:
+            writer.remove([top])
+        assert reader.hit_table is not None
+        assert top not in [h[0] for h in _hits(reader, queries)[0]]
+        assert reader.hit_table is None
+
+
+def test_a_setting_changed_by_another_connection_keeps_the_table(tmp_path) -> None:
+    _store(tmp_path).close()
+    with Store.open(tmp_path / "s", readonly=True) as reader:
+        reader.warm()
+        with Store.open(tmp_path / "s") as writer:
+            writer.update_extra({"note": "x"})
+        _hits(reader, _vectors(1))
+        assert reader.hit_table is not None
+
+
+def test_the_table_loads_once_lookups_have_cost_as_much(tmp_path) -> None:
+    queries = _vectors(1, seed=5)
+    with _store(tmp_path, n=30) as store:
+        for _ in range(10_000):
+            rank(store, queries, 10)
+            if store.hit_table is not None:
+                break
+        assert store.hit_table is not None
