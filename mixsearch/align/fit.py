@@ -68,7 +68,8 @@ def fit_alignment(
         center: Subtract each side's mean first.
         scale: Also fit an isotropic scale.
         folds: Cross-validation folds for ``auto``.
-        lambdas: The λ grid for ``auto`` (default: a built-in grid).
+        lambdas: The λ grid for ``auto`` (default: a built-in grid). A single value is used
+            as given: with nothing to choose, no cross-validation runs.
         seed: Seed of the cross-validation subsample and folds.
         cv_sample: At most this many pairs are used for cross-validation.
         normalize_inputs: L2-normalise rows first (as the engine does before transforming).
@@ -127,8 +128,9 @@ def fit_alignment_streaming(
     check_method(method)
     check_objective(objective)
     grid = lambda_grid(lambdas)
+    cross_validate = method == "auto" and len(grid) > 1
     acc = ChunkAccumulator(
-        keep_sample=cv_sample if method == "auto" else 0,
+        keep_sample=cv_sample if cross_validate else 0,
         seed=seed,
         normalize=normalize_inputs,
         grams=method == "lstsq",
@@ -138,8 +140,8 @@ def fit_alignment_streaming(
     stats = acc.finish()
     query_mean = _query_mean(query, stats, normalize_inputs)
     info: dict[str, Any] = {"normalized_inputs": normalize_inputs, **(extra or {})}
-    lambda_ = None
-    if method == "auto":
+    lambda_ = grid[0] if method == "auto" else None
+    if cross_validate:
         check_folds(stats.n, folds)
         sx, sy = acc.sample()
         cv = choose_lambda(

@@ -15,6 +15,7 @@ from mixsearch.align import (
     fit_alignment_from_files,
     fit_alignment_streaming,
 )
+from mixsearch.align.fit import alignment_from_stats
 from mixsearch.align.report import procrustes_bound
 from mixsearch.align.stats import PairStats
 from mixsearch.errors import MixsearchError
@@ -227,3 +228,14 @@ def test_auto_fits_on_repeated_images() -> None:
     alignment = fit_alignment(x, y, method="auto")
     assert alignment.method == "auto"
     assert alignment.orthogonality_error() < 1e-5
+
+
+def test_one_lambda_is_used_as_given_without_cross_validation(rng: np.random.Generator) -> None:
+    x, y = unit_rows(4, 8, rng), unit_rows(4, 8, rng)  # fewer pairs than folds: CV would refuse
+    fitted = fit_alignment(x, y, "auto", lambdas=[0.5], folds=5)
+    assert fitted.lambda_ == 0.5
+    assert "cv" not in fitted.extra
+    by_hand = alignment_from_stats(PairStats.of(x, y), "auto", lambda_=0.5)
+    np.testing.assert_allclose(fitted.Q, by_hand.Q, atol=1e-12)
+    with pytest.raises(MixsearchError, match="folds"):
+        fit_alignment(x, y, "auto", lambdas=[0.5, 1.0], folds=5)
