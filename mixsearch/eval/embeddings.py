@@ -4,9 +4,8 @@ A folder (format in ``docs/embeddings-format.md``) holds query vectors, document
 vectors with each document's modality, qrels, and *fit pairs* — image/text vectors of other items,
 disjoint from the test queries and corpus — from which alignments and means are estimated. For
 each method we fit ``mixsearch.align.fit_alignment`` on the fit pairs, build document vectors with
-``mixsearch.fusion.document_vectors`` (α-fusion for image+text) and rank them as the engine ranks
-a Flat store (exact inner products, `mixsearch.rank.exact_top_k`; `rank_documents`), so the
-numbers describe the engine, not a copy of it.
+``mixsearch.fusion.document_vectors`` (α-fusion for image+text) and rank them with the store's own
+Flat FAISS index (`rank_documents`), so the numbers describe the engine, not a copy of it.
 
 Uncertainty, two kinds, both reported beside each headline figure (the headline uses an alignment
 fitted on *all* fit pairs):
@@ -347,21 +346,25 @@ def rank_documents(
     depth: int,
     doc_indices: np.ndarray | None = None,
 ) -> Rankings:
-    """Rank as the engine ranks a Flat store: exact inner products of float32 unit vectors, top
-    ``depth`` best first, by `mixsearch.rank.exact_top_k` (the engine's own exact scorer).
+    """Rank as the engine ranks an unfiltered Flat store: the store's own FAISS index
+    (`mixsearch.store.index_spec.build_index`), float32 unit vectors, top ``depth`` best first.
 
     ``doc_indices`` label the rows (default 0..N-1). Document and query vectors arrive unit-length
-    (`mixsearch.fusion`), so a store would keep them as they are; putting them in a real `Store`
-    only added SQLite commits and fsyncs (most of a benchmark run's time) and gives the same
-    rankings — ``tests/eval/test_rank_documents.py`` checks that against a real store.
+    (`mixsearch.fusion`), so a store would keep them as they are; a real `Store` per run only
+    added SQLite commits and fsyncs (most of a benchmark's time). The index is the store's, not a
+    numpy product, because FAISS orders tied scores its own way (documents with identical vectors
+    tie exactly) and recall@1 and MRR depend on that order; ``tests/eval/test_rank_documents.py``
+    checks ids and scores against a real store, ties included.
     """
-    from mixsearch.rank import exact_top_k
+    from mixsearch.store.index_spec import build_index
 
     if doc_indices is None:
         doc_indices = np.arange(len(doc_vectors))
     vectors = np.ascontiguousarray(doc_vectors, dtype=np.float32)
     queries = np.ascontiguousarray(query_vecs, dtype=np.float32)
-    scores, ids = exact_top_k(queries, vectors, np.asarray(doc_indices), min(depth, len(vectors)))
+    index = build_index("Flat", vectors.shape[1], vectors).index
+    index.add_with_ids(vectors, np.asarray(doc_indices, dtype=np.int64))
+    scores, ids = index.search(queries, min(depth, len(vectors)))
     return Rankings(ids.tolist(), scores.tolist())
 
 
