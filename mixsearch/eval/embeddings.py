@@ -529,6 +529,7 @@ def _run_once(
     """Fit one alignment (``auto`` with ``lambda_`` given: that λ, no cross-validation), rank
     every test query, return per-query metrics and the rankings."""
     from mixsearch.align import fit_alignment
+    from mixsearch.align.alignment import lambda_to_json
 
     emb = ctx.emb
     lambdas = None if lambda_ is None else [float(lambda_)]
@@ -546,7 +547,7 @@ def _run_once(
     ranked = rank_documents(doc_vecs, qvecs, ctx.depth, ctx.docs)
     qrels = [emb.qrels[q] for q in ctx.queries]
     run = evaluate_run(ranked.ids, qrels, emb.doc_modality, ctx.k, ranked.scores)
-    run["lambda"] = alignment.to_dict()["lambda"]  # `auto`'s chosen shrinkage (None otherwise)
+    run["lambda"] = lambda_to_json(alignment.lambda_)  # `auto`'s chosen shrinkage, else None
     return run
 
 
