@@ -1,7 +1,7 @@
 """`mixsearch bench`: compare alignment methods on retrieval benchmarks.
 
     mixsearch bench embeddings DIR --methods none,center,procrustes,auto,lstsq [--alpha 0.5]
-                                   [--out DIR] [--json]
+                                   [--refit-cv] [--out DIR] [--json]
     mixsearch bench mixbench PATH [--subset MSCOCO ...] [--encoder NAME | --config TOML]
                                   [--methods ...] (--fit PATH | --fit-split 0.5) [--download]
                                   [--out DIR] [--json]
