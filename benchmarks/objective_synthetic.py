@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mixsearch.align import DEFAULT_LAMBDAS, fit_alignment  # noqa: E402
@@ -31,6 +30,7 @@ from mixsearch.align.fit import alignment_from_stats  # noqa: E402
 from mixsearch.align.retrieval import normalize_rows  # noqa: E402
 from mixsearch.align.stats import PairStats  # noqa: E402
 from mixsearch.align.synthetic import ModalityGapSpaces  # noqa: E402
+from mixsearch.align.threads import one_blas_thread  # noqa: E402
 from mixsearch.eval.metrics import ndcg_at_k  # noqa: E402
 from mixsearch.fusion import document_vectors, query_vectors  # noqa: E402
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         result = run(args.splits, args.fit_pairs, args.test_docs, args.dim)
     print(render(result))
     if args.json:

@@ -127,7 +127,7 @@ class Alignment:
             "target_dim": self.target_dim,
             "n_pairs": self.n_pairs,
             "scale": self.scale,
-            "lambda": _lambda_to_json(self.lambda_),
+            "lambda": lambda_to_json(self.lambda_),
             "centered": self.centered,
             "fingerprint": self.fingerprint,
             "orthogonality_error": self.orthogonality_error(),
@@ -202,7 +202,7 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def _lambda_to_json(value: float | None) -> float | str | None:
+def lambda_to_json(value: float | None) -> float | str | None:
     if value is None:
         return None
     return "inf" if math.isinf(value) else float(value)

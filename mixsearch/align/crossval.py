@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mixsearch.align.maps import padded_identity, polar_factor, rms_singular
+from mixsearch.align.maps import padded_identity, rms_singular, shifted_polar
 from mixsearch.align.mixed import DEFAULT_ALPHA, heldout_scores
 from mixsearch.align.stats import PairStats
 from mixsearch.align.validate import check_folds
@@ -85,12 +85,10 @@ class FoldMaps:
         self.inner = inner.astype(np.float32)
 
     def mapper(self, lambda_: float) -> Callable[[np.ndarray], np.ndarray]:
-        ds, dt = self.inner.shape
         if math.isinf(lambda_):
             eye = padded_identity(*self._full_shape()).astype(np.float32)
             return lambda x: x @ eye
-        shift = lambda_ * self.scale * np.eye(ds, dt, dtype=np.float32)
-        polar = polar_factor(self.inner + shift, complete_null=lambda_ == 0).astype(np.float32)
+        polar = shifted_polar(self.inner, self.scale, lambda_).astype(np.float32)
         if self.basis is None:
             return lambda x: x @ polar
         w = self.basis

@@ -20,8 +20,14 @@ from typing import Any
 import numpy as np
 
 from mixsearch.align.alignment import Alignment
-from mixsearch.align.crossval import check_objective, choose_lambda, lambda_grid
-from mixsearch.align.maps import isotropic_scale, padded_identity, ridge_map, shrunk_procrustes
+from mixsearch.align.crossval import check_objective, choose_lambda, data_basis, lambda_grid
+from mixsearch.align.maps import (
+    isotropic_scale,
+    padded_identity,
+    ridge_map,
+    shrunk_procrustes,
+    subspace_procrustes,
+)
 from mixsearch.align.mixed import DEFAULT_ALPHA
 from mixsearch.align.retrieval import normalize_rows
 from mixsearch.align.stats import PairStats
@@ -38,6 +44,9 @@ from mixsearch.errors import MixsearchError
 METHODS = ("none", "center", "procrustes", "lstsq", "auto")
 DEFAULT_CV_SAMPLE = 20_000
 DEFAULT_CHUNK_ROWS = 16_384  # 16k × 512 float64 = 64 MB per side per chunk
+# Rows a rotation fit keeps besides its statistics: with fewer pairs than ~0.4 × D, all of them,
+# so the map is computed in the pairs' own subspace (`subspace_procrustes`); 2,048 covers D ≤ 5,120
+SUBSPACE_ROWS = 2_048
 
 
 def fit_alignment(
@@ -68,7 +77,8 @@ def fit_alignment(
         center: Subtract each side's mean first.
         scale: Also fit an isotropic scale.
         folds: Cross-validation folds for ``auto``.
-        lambdas: The λ grid for ``auto`` (default: a built-in grid).
+        lambdas: The λ grid for ``auto`` (default: a built-in grid). A single value is used
+            as given: with nothing to choose, no cross-validation runs.
         seed: Seed of the cross-validation subsample and folds.
         cv_sample: At most this many pairs are used for cross-validation.
         normalize_inputs: L2-normalise rows first (as the engine does before transforming).
@@ -127,8 +137,10 @@ def fit_alignment_streaming(
     check_method(method)
     check_objective(objective)
     grid = lambda_grid(lambdas)
+    cross_validate = method == "auto" and len(grid) > 1
+    rotation = method in ("procrustes", "auto")
     acc = ChunkAccumulator(
-        keep_sample=cv_sample if method == "auto" else 0,
+        keep_sample=cv_sample if cross_validate else (SUBSPACE_ROWS if rotation else 0),
         seed=seed,
         normalize=normalize_inputs,
         grams=method == "lstsq",
@@ -138,8 +150,8 @@ def fit_alignment_streaming(
     stats = acc.finish()
     query_mean = _query_mean(query, stats, normalize_inputs)
     info: dict[str, Any] = {"normalized_inputs": normalize_inputs, **(extra or {})}
-    lambda_ = None
-    if method == "auto":
+    lambda_ = grid[0] if method == "auto" else None
+    if cross_validate:
         check_folds(stats.n, folds)
         sx, sy = acc.sample()
         cv = choose_lambda(
@@ -163,7 +175,19 @@ def fit_alignment_streaming(
         scale=scale,
         query_mean=query_mean,
         extra=info,
+        basis=_pairs_subspace(acc, stats, center) if rotation else None,
     )
+
+
+def _pairs_subspace(acc: ChunkAccumulator, stats: PairStats, center: bool) -> np.ndarray | None:
+    """Orthonormal basis of the (centred) fit rows' span when every row was kept and the span is
+    much smaller than the space (`crossval.data_basis`), else None."""
+    x, y = acc.sample()
+    if len(x) != stats.n:
+        return None
+    if center:
+        x, y = x - stats.mean_x, y - stats.mean_y
+    return data_basis(x, y)
 
 
 def fit_alignment_from_files(
@@ -205,12 +229,14 @@ def alignment_from_stats(
     scale: bool = False,
     query_mean: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
+    basis: np.ndarray | None = None,
 ) -> Alignment:
-    """Build the `Alignment` of ``method`` from accumulated statistics."""
+    """Build the `Alignment` of ``method`` from accumulated statistics; ``basis``: an
+    orthonormal basis of the (centred when ``center``) fit rows' span, for `subspace_procrustes`."""
     check_method(method)
     ds, dt = stats.xty.shape
     centered = method == "center" or (method in ("procrustes", "lstsq", "auto") and center)
-    q = map_matrix(stats, method, lambda_=lambda_, center=centered)
+    q = map_matrix(stats, method, lambda_=lambda_, center=centered, basis=basis)
     s = isotropic_scale(stats, q, centered) if scale and method in ("procrustes", "auto") else 1.0
     zeros_s, zeros_t = np.zeros(ds), np.zeros(dt)
     target_mean = stats.mean_y if centered else zeros_t
@@ -234,16 +260,25 @@ def alignment_from_stats(
     )
 
 
-def map_matrix(stats: PairStats, method: str, *, lambda_: float | None, center: bool) -> np.ndarray:
+def map_matrix(
+    stats: PairStats,
+    method: str,
+    *,
+    lambda_: float | None,
+    center: bool,
+    basis: np.ndarray | None = None,
+) -> np.ndarray:
     ds, dt = stats.xty.shape
     if method in ("none", "center"):
         return padded_identity(ds, dt)
     if method == "lstsq":
         return ridge_map(stats, center)
     if method == "procrustes":
-        return shrunk_procrustes(stats.cross_cov(center), 0.0)
+        lambda_ = 0.0
     if lambda_ is None:
         raise MixsearchError("method 'auto' needs a λ (chosen by cross-validation)")
+    if basis is not None:
+        return subspace_procrustes(stats.cross_cov(center), basis, lambda_)
     return shrunk_procrustes(stats.cross_cov(center), lambda_)
 
 

@@ -66,14 +66,33 @@ def rms_singular(c: np.ndarray) -> float:
 
 def shrunk_procrustes(c: np.ndarray, lambda_: float) -> np.ndarray:
     """Polar factor of C + λ·rms_singular_value(C)·I; λ = inf gives the padded identity."""
-    ds, dt = c.shape
     if math.isinf(lambda_):
-        return padded_identity(ds, dt)
+        return padded_identity(*c.shape)
+    return shifted_polar(c, rms_singular(c), lambda_)
+
+
+def shifted_polar(c: np.ndarray, scale: float, lambda_: float) -> np.ndarray:
+    """Polar factor of C + λ·scale·I for a finite λ (λ = 0: plain Procrustes, null space
+    completed by the identity)."""
     if lambda_ == 0:
         return polar_factor(c)
-    return polar_factor(
-        c + lambda_ * rms_singular(c) * padded_identity(ds, dt), complete_null=False
-    )
+    shift = lambda_ * scale * np.eye(*c.shape, dtype=c.dtype)
+    return polar_factor(c + shift, complete_null=False)
+
+
+def subspace_procrustes(c: np.ndarray, basis: np.ndarray, lambda_: float) -> np.ndarray:
+    """`shrunk_procrustes` of a square C that maps the span W of ``basis`` (orthonormal columns)
+    into itself and is zero outside it — the cross-covariance of fewer pairs than dimensions.
+
+    C + μI is μ·I on W⊥, so the polar factor is W·polar(WᵀCW + μI)·Wᵀ + (I − WWᵀ): a k×k SVD
+    instead of a D×D one, exactly (at λ = 0 the identity on W⊥ is the completion
+    `polar_factor` chooses too).
+    """
+    dim = c.shape[0]
+    if math.isinf(lambda_):
+        return np.eye(dim)
+    inner = shifted_polar(basis.T @ c @ basis, rms_singular(c), lambda_)
+    return np.eye(dim) + basis @ (inner - np.eye(len(inner))) @ basis.T
 
 
 def ridge_map(stats: PairStats, center: bool, ridge: float = DEFAULT_RIDGE) -> np.ndarray:

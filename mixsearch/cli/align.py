@@ -110,9 +110,9 @@ def _register_report(commands: Any) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
+    from mixsearch.align.threads import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         alignment = _fit_files(args)
     alignment.save(args.out)
     summary = {**alignment.to_dict(), "out": str(args.out)}
@@ -181,13 +181,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
-
     from mixsearch.align import Alignment, alignment_report, format_report
+    from mixsearch.align.threads import one_blas_thread
     from mixsearch.align.validate import load_npy
 
     alignment = Alignment.load(args.align) if args.align else None
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         report = alignment_report(
             load_npy(args.source, "source"),
             load_npy(args.target, "target"),

@@ -1,7 +1,7 @@
 """`mixsearch bench`: compare alignment methods on retrieval benchmarks.
 
     mixsearch bench embeddings DIR --methods none,center,procrustes,auto,lstsq [--alpha 0.5]
-                                   [--out DIR] [--json]
+                                   [--refit-cv] [--out DIR] [--json]
     mixsearch bench mixbench PATH [--subset MSCOCO ...] [--encoder NAME | --config TOML]
                                   [--methods ...] (--fit PATH | --fit-split 0.5) [--download]
                                   [--out DIR] [--json]
@@ -41,6 +41,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-k", type=int, default=10, help="cut-off of nDCG@k and Recall@k")
     p.add_argument("--splits", type=int, default=5, help="refits on random fit subsets for ± sd")
+    p.add_argument(
+        "--refit-cv",
+        action="store_true",
+        help="re-choose auto's λ by cross-validation on each refit (the ± sd then covers the "
+        "choice of λ too; about 6× slower). Default: refits reuse the headline λ",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
     add_json_flag(p)
@@ -114,6 +120,7 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
         k=args.k,
         splits=args.splits,
         seed=args.seed,
+        refit_cv=args.refit_cv,
     )
     paths = write_report(results, args.out, f"Precomputed embeddings: {args.dir.name}")
     results["report"] = {name: str(p) for name, p in paths.items()}
@@ -147,6 +154,7 @@ def cmd_mixbench(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             k=args.k,
             splits=args.splits,
+            refit_cv=args.refit_cv,
             batch_size=args.batch_size,
             progress=not args.no_progress,
             cache=_embedding_cache(args),
@@ -189,6 +197,8 @@ def _encoder_name(encoder: Any) -> str:
 
 def render_results(results: dict[str, Any]) -> str:
     """Plain table of the headline metrics per method, plus failures and the report location."""
+    from mixsearch.eval.report import refit_lambda_note
+
     k = int(results.get("k", 10))
     names = [f"ndcg@{k}", "recall@1", f"recall@{k}", "mrr"]
     rows, notes = [], []
@@ -202,6 +212,11 @@ def render_results(results: dict[str, Any]) -> str:
         table(rows, ["method", *names, f"ndcg@{k} fit sd"]),
     ]
     text += notes
+    text += [
+        f"{method}: λ = {r['lambda']} ({refit_lambda_note(results, r)})"
+        for method, r in results["methods"].items()
+        if "lambda" in r
+    ]
     if results.get("errors"):
         text.append(
             f"{len(results['errors'])} item(s) skipped, e.g. "

@@ -4,16 +4,18 @@ A folder (format in ``docs/embeddings-format.md``) holds query vectors, document
 vectors with each document's modality, qrels, and *fit pairs* — image/text vectors of other items,
 disjoint from the test queries and corpus — from which alignments and means are estimated. For
 each method we fit ``mixsearch.align.fit_alignment`` on the fit pairs, build document vectors with
-``mixsearch.fusion.document_vectors`` (α-fusion for image+text), put them in a real Flat
-``mixsearch.store.Store`` in a temporary folder and rank with ``mixsearch.rank.rank``: the very
-ranking layer the engine serves queries with, so the numbers describe the engine, not a copy of it.
+``mixsearch.fusion.document_vectors`` (α-fusion for image+text) and rank them with the store's own
+Flat FAISS index (`rank_documents`), so the numbers describe the engine, not a copy of it.
 
 Uncertainty, two kinds, both reported beside each headline figure (the headline uses an alignment
 fitted on *all* fit pairs):
 
 - ``fit_sd``: standard deviation over ``splits`` refits, each on a random ``fit_fraction`` of the
   fit pairs (seeds ``seed..seed+splits-1``): how much the result depends on which fit pairs were
-  drawn. Zero for ``none``, which fits nothing.
+  drawn. Zero for ``none``, which fits nothing. ``auto``'s refits reuse the headline's λ by
+  default (``refit_cv=False``): its cross-validation is most of a run's cost, so re-choosing λ on
+  every refit made the benchmark six times slower; ``refit_cv=True`` re-chooses it per refit, and
+  the sd then also covers the choice of λ.
 - ``ci95``: a percentile bootstrap over test queries (``bootstrap`` resamples) of the headline
   run: how much the figure would move with another sample of queries of the same kind.
 """
@@ -21,7 +23,6 @@ fitted on *all* fit pairs):
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mixsearch.documents import DocRecord, Modality
+from mixsearch.documents import Modality
 from mixsearch.errors import ItemError, MixsearchError
 from mixsearch.eval.metrics import (
     MODALITY_LABELS,
@@ -339,46 +340,32 @@ def _listed(rows: np.ndarray) -> str:
 # Ranking through the engine's own store and ranking layer
 
 
-def rank_with_store(
+def rank_documents(
     doc_vectors: np.ndarray,
-    doc_modality: np.ndarray,
     query_vecs: np.ndarray,
     depth: int,
     doc_indices: np.ndarray | None = None,
 ) -> Rankings:
-    """Rank through a real Flat `Store` + `mixsearch.rank.rank`: doc row indices per query, with
-    their scores.
+    """Rank as the engine ranks an unfiltered Flat store: the store's own FAISS index
+    (`mixsearch.store.index_spec.build_index`), float32 unit vectors, top ``depth`` best first.
 
-    ``doc_indices`` are the row indices the vectors belong to (default 0..N-1); they become the
-    store's doc ids so the ranking can be read back as indices.
+    ``doc_indices`` label the rows (default 0..N-1). Document and query vectors arrive unit-length
+    (`mixsearch.fusion`), so a store would keep them as they are; a real `Store` per run only
+    added SQLite commits and fsyncs (most of a benchmark's time). The index is the store's, not a
+    numpy product, because FAISS orders tied scores its own way (documents with identical vectors
+    tie exactly) and recall@1 and MRR depend on that order; ``tests/eval/test_rank_documents.py``
+    checks ids and scores against a real store, ties included.
     """
-    from mixsearch.rank import rank
-    from mixsearch.store import Store
+    from mixsearch.store.index_spec import build_index
 
     if doc_indices is None:
         doc_indices = np.arange(len(doc_vectors))
-    records = [
-        DocRecord(
-            doc_id=str(int(i)),
-            modality=Modality(int(doc_modality[i])),
-            text=None,
-            image_path=None,
-            metadata={},
-            content_hash=f"row:{int(i)}",
-        )
-        for i in doc_indices
-    ]
     vectors = np.ascontiguousarray(doc_vectors, dtype=np.float32)
     queries = np.ascontiguousarray(query_vecs, dtype=np.float32)
-    with tempfile.TemporaryDirectory(prefix="mixsearch-bench-") as tmp:
-        path = Path(tmp) / "store"
-        with Store.create(path, dim=int(vectors.shape[1]), index_spec="Flat", extra={}) as store:
-            store.add(records, vectors)
-            hits = rank(store, queries, min(depth, len(records)))
-    return Rankings(
-        [[int(h.doc_id) for h in row] for row in hits],
-        [[float(h.score) for h in row] for row in hits],
-    )
+    index = build_index("Flat", vectors.shape[1], vectors).index
+    index.add_with_ids(vectors, np.asarray(doc_indices, dtype=np.int64))
+    scores, ids = index.search(queries, min(depth, len(vectors)))
+    return Rankings(ids.tolist(), scores.tolist())
 
 
 @dataclass
@@ -404,6 +391,7 @@ def run_embeddings_benchmark(
     bootstrap: int = 1000,
     seed: int = 0,
     depth: int = DEFAULT_DEPTH,
+    refit_cv: bool = False,
 ) -> dict[str, Any]:
     """Compare alignment methods on a precomputed-embedding folder; returns a JSON-ready dict.
 
@@ -426,6 +414,7 @@ def run_embeddings_benchmark(
         "fit_fraction": fit_fraction,
         "bootstrap": bootstrap,
         "seed": seed,
+        "refit_cv": refit_cv,
         "n_queries": int(len(test_queries)),
         "n_docs": int(len(docs)),
         "n_fit_pairs": int(len(emb.fit_image)),
@@ -434,13 +423,13 @@ def run_embeddings_benchmark(
         "methods": {},
         "errors": [e.to_dict() for e in emb.errors],
     }
-    from threadpoolctl import threadpool_limits
+    from mixsearch.align.threads import one_blas_thread
 
     # fits are many small SVDs and rankings small matmuls: extra BLAS threads only spin
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         for method in methods:
             results["methods"][method] = _evaluate_method(
-                ctx, method, splits, fit_fraction, bootstrap, seed
+                ctx, method, splits, fit_fraction, bootstrap, seed, refit_cv
             )
     return results
 
@@ -470,13 +459,20 @@ def _modality_counts(modality: np.ndarray) -> dict[str, int]:
 
 
 def _evaluate_method(
-    ctx: _RunContext, method: str, splits: int, fit_fraction: float, bootstrap: int, seed: int
+    ctx: _RunContext,
+    method: str,
+    splits: int,
+    fit_fraction: float,
+    bootstrap: int,
+    seed: int,
+    refit_cv: bool,
 ) -> dict[str, Any]:
     emb = ctx.emb
     try:
         check_shared_space(method, emb.fit_image.shape[1], emb.fit_text.shape[1])
         headline = _run_once(ctx, method, emb.fit_image, emb.fit_text, emb.fit_query)
-        refits = _refit_runs(ctx, method, splits, fit_fraction, seed)
+        reused = None if refit_cv else headline["lambda"]
+        refits = _refit_runs(ctx, method, splits, fit_fraction, seed, reused)
     except (MixsearchError, ValueError) as err:
         return {"error": " ".join(str(err).split())}
     return summarize_runs(headline, refits, ctx.k, bootstrap, seed)
@@ -492,9 +488,15 @@ def check_shared_space(method: str, source_dim: int, target_dim: int) -> None:
 
 
 def _refit_runs(
-    ctx: _RunContext, method: str, splits: int, fit_fraction: float, seed: int
+    ctx: _RunContext,
+    method: str,
+    splits: int,
+    fit_fraction: float,
+    seed: int,
+    lambda_: float | str | None = None,
 ) -> list[dict[str, Any]]:
-    """Runs with alignments refitted on random subsets of the fit pairs (none for ``none``)."""
+    """Runs with alignments refitted on random subsets of the fit pairs (none for ``none``);
+    ``lambda_``: ``auto``'s λ to reuse instead of cross-validating each refit."""
     if method == "none" or splits < 2:
         return []
     emb = ctx.emb
@@ -505,7 +507,9 @@ def _refit_runs(
         fit_query = None
         if emb.fit_query is not None:
             fit_query = emb.fit_query[_subset(rng, len(emb.fit_query), fit_fraction)]
-        runs.append(_run_once(ctx, method, emb.fit_image[pick], emb.fit_text[pick], fit_query))
+        runs.append(
+            _run_once(ctx, method, emb.fit_image[pick], emb.fit_text[pick], fit_query, lambda_)
+        )
     return runs
 
 
@@ -520,12 +524,18 @@ def _run_once(
     fit_image: np.ndarray,
     fit_text: np.ndarray,
     fit_query: np.ndarray | None,
+    lambda_: float | str | None = None,
 ) -> dict[str, Any]:
-    """Fit one alignment, rank every test query, return per-query metrics and the rankings."""
+    """Fit one alignment (``auto`` with ``lambda_`` given: that λ, no cross-validation), rank
+    every test query, return per-query metrics and the rankings."""
     from mixsearch.align import fit_alignment
+    from mixsearch.align.alignment import lambda_to_json
 
     emb = ctx.emb
-    alignment = fit_alignment(fit_image, fit_text, method, query=fit_query, alpha=ctx.alpha)
+    lambdas = None if lambda_ is None else [float(lambda_)]
+    alignment = fit_alignment(
+        fit_image, fit_text, method, query=fit_query, alpha=ctx.alpha, lambdas=lambdas
+    )
     doc_vecs = document_vectors(
         _rows(emb.doc_text, ctx.docs),
         _rows(emb.doc_image, ctx.docs),
@@ -534,10 +544,10 @@ def _run_once(
         ctx.alpha,
     )
     qvecs = query_vectors(emb.queries[ctx.queries], alignment)
-    ranked = rank_with_store(doc_vecs, emb.doc_modality, qvecs, ctx.depth, ctx.docs)
+    ranked = rank_documents(doc_vecs, qvecs, ctx.depth, ctx.docs)
     qrels = [emb.qrels[q] for q in ctx.queries]
     run = evaluate_run(ranked.ids, qrels, emb.doc_modality, ctx.k, ranked.scores)
-    run["lambda"] = alignment.to_dict()["lambda"]  # `auto`'s chosen shrinkage (None otherwise)
+    run["lambda"] = lambda_to_json(alignment.lambda_)  # `auto`'s chosen shrinkage, else None
     return run
 
 

@@ -50,20 +50,25 @@ def ndcg_at_k(
     without them every position is distinct. ``ideal``: ``"retrieved"`` (MixBench, sklearn on the
     top k) or ``"judged"`` (every judged document).
     """
+    if ideal not in ("retrieved", "judged"):
+        raise BadInputError(f"ideal must be 'retrieved' or 'judged', got {ideal!r}")
     top = list(ranked)[:k]
-    gains = np.clip(np.array([float(qrels.get(d, 0.0)) for d in top]), 0.0, None)
+    top_gains = [max(float(qrels.get(d, 0.0)), 0.0) for d in top]
+    if not any(top_gains):  # nothing relevant retrieved: DCG is 0 whatever the ideal (fast path)
+        return 0.0
+    gains = np.array(top_gains)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     if ideal == "retrieved":
         ideal_gains = np.sort(gains)[::-1]
     elif ideal == "judged":
         ideal_gains = np.array(sorted((g for g in qrels.values() if g > 0), reverse=True)[:k])
-    else:
-        raise BadInputError(f"ideal must be 'retrieved' or 'judged', got {ideal!r}")
     idcg = float(np.sum(ideal_gains * discounts[: len(ideal_gains)]))
     if idcg <= 0:
         return 0.0
     if scores is not None:
-        gains = tie_averaged(gains, np.asarray(list(scores)[: len(gains)], dtype=float))
+        top_scores = np.asarray(list(scores)[: len(gains)], dtype=float)
+        if not np.all(top_scores[:-1] > top_scores[1:]):  # strictly falling: no ties to share
+            gains = tie_averaged(gains, top_scores)
     return float(np.sum(gains * discounts[: len(gains)])) / idcg
 
 

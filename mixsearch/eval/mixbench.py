@@ -545,6 +545,7 @@ def run_mixbench(
     alpha: float = DEFAULT_ALPHA,
     k: int = 10,
     splits: int = 5,
+    refit_cv: bool = False,
     batch_size: int = 32,
     progress: bool = False,
     cache: Any = None,
@@ -567,7 +568,9 @@ def run_mixbench(
     emb_dir = Path(out_dir) / "embeddings"
     errors = list(test.errors) + list(fit.errors)
     encode_to_dir(test, fit, encoder, emb_dir, batch_size, progress, cache, errors)
-    results = run_embeddings_benchmark(emb_dir, methods, alpha=alpha, k=k, splits=splits, seed=seed)
+    results = run_embeddings_benchmark(
+        emb_dir, methods, alpha=alpha, k=k, splits=splits, seed=seed, refit_cv=refit_cv
+    )
     results["dataset"] = {
         "subset": subset.name,
         "corpus_file": subset.corpus_file,

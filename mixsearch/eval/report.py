@@ -50,8 +50,7 @@ def markdown_report(results: Mapping[str, Any], title: str) -> str:
     )
     for method, r in _ok_methods(results).items():
         if "lambda" in r:
-            refits = ", ".join(str(v) for v in r.get("refit_lambdas", []))
-            lines.append(f"- `{method}` chose λ = {r['lambda']} (refits: {refits or 'none'})")
+            lines.append(f"- `{method}` chose λ = {r['lambda']} ({refit_lambda_note(results, r)})")
     failed = {m: r["error"] for m, r in results["methods"].items() if "error" in r}
     for method, reason in failed.items():
         lines.append(f"- `{method}` not run: {reason}")
@@ -59,6 +58,16 @@ def markdown_report(results: Mapping[str, Any], title: str) -> str:
     if errors:
         lines += ["", f"{len(errors)} items skipped, e.g. " + _error_text(errors[0])]
     return "\n".join(lines) + "\n"
+
+
+def refit_lambda_note(results: Mapping[str, Any], r: Mapping[str, Any]) -> str:
+    """How ``auto``'s refits got their λ: re-chosen by cross-validation, or the headline's."""
+    refits = r.get("refit_lambdas", [])
+    if not refits:
+        return "no refits"
+    if results.get("refit_cv", True):
+        return "refits, each cross-validated: " + ", ".join(str(v) for v in refits)
+    return "refits reuse it; --refit-cv re-chooses λ on each refit"
 
 
 def _summary_line(results: Mapping[str, Any]) -> str:

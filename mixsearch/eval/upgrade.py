@@ -27,7 +27,7 @@ from mixsearch.eval.embeddings import (
     DEFAULT_DEPTH,
     check_shared_space,
     evaluate_run,
-    rank_with_store,
+    rank_documents,
     summarize_runs,
 )
 from mixsearch.fusion import document_vectors, l2_normalize
@@ -108,7 +108,7 @@ class _UpgradeContext:
         self.modality = np.full(len(docs_a), int(Modality.TEXT))
 
     def run(self, doc_vecs: np.ndarray, query_vecs: np.ndarray) -> dict[str, Any]:
-        ranked = rank_with_store(doc_vecs, self.modality, query_vecs[self.scored], self.depth)
+        ranked = rank_documents(doc_vecs, query_vecs[self.scored], self.depth)
         qrels = [self.qrels[q] for q in self.scored]
         return evaluate_run(ranked.ids, qrels, self.modality, self.k, ranked.scores)
 

@@ -24,12 +24,8 @@ def rng() -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
     """These tests run many small SVDs and matmuls: on the shared 2-core machine, spinning BLAS
-    threads competing with other jobs made them ~7× slower than one thread (112 s vs 15 s).
-    threadpoolctl comes with scikit-learn (a dev dependency); without it, nothing changes."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
+    threads competing with other jobs made them ~7× slower than one thread (112 s vs 15 s)."""
+    from mixsearch.align.threads import one_blas_thread
+
+    with one_blas_thread():
         yield

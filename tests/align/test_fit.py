@@ -15,6 +15,7 @@ from mixsearch.align import (
     fit_alignment_from_files,
     fit_alignment_streaming,
 )
+from mixsearch.align.fit import alignment_from_stats
 from mixsearch.align.report import procrustes_bound
 from mixsearch.align.stats import PairStats
 from mixsearch.errors import MixsearchError
@@ -227,3 +228,27 @@ def test_auto_fits_on_repeated_images() -> None:
     alignment = fit_alignment(x, y, method="auto")
     assert alignment.method == "auto"
     assert alignment.orthogonality_error() < 1e-5
+
+
+def test_one_lambda_is_used_as_given_without_cross_validation(rng: np.random.Generator) -> None:
+    x, y = unit_rows(4, 8, rng), unit_rows(4, 8, rng)  # fewer pairs than folds: CV would refuse
+    fitted = fit_alignment(x, y, "auto", lambdas=[0.5], folds=5)
+    assert fitted.lambda_ == 0.5
+    assert "cv" not in fitted.extra
+    by_hand = alignment_from_stats(PairStats.of(x, y), "auto", lambda_=0.5)
+    np.testing.assert_allclose(fitted.Q, by_hand.Q, atol=1e-12)
+    with pytest.raises(MixsearchError, match="folds"):
+        fit_alignment(x, y, "auto", lambdas=[0.5, 1.0], folds=5)
+
+
+@pytest.mark.parametrize("method, lambdas", [("procrustes", None), ("auto", [0.3]), ("auto", None)])
+def test_few_pairs_fit_in_their_subspace_equals_the_full_polar_factor(
+    method: str, lambdas: list[float] | None, rng: np.random.Generator
+) -> None:
+    """Fewer pairs than 0.4 × D: the map comes from the pairs' own subspace, exactly."""
+    x, y = unit_rows(40, 128, rng) + 0.1, unit_rows(40, 128, rng)
+    fitted = fit_alignment(x, y, method, lambdas=lambdas)
+    stats = PairStats.of(*(v / np.linalg.norm(v, axis=1, keepdims=True) for v in (x, y)))
+    full = alignment_from_stats(stats, method, lambda_=fitted.lambda_)  # no basis: D × D SVD
+    np.testing.assert_allclose(fitted.Q, full.Q, atol=1e-9)
+    assert fitted.orthogonality_error() < 1e-10

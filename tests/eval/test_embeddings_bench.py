@@ -17,6 +17,7 @@ from mixsearch.eval.embeddings import (
     save_embeddings_dir,
 )
 from mixsearch.eval.metrics import evaluate_rankings
+from mixsearch.eval.report import markdown_report
 from mixsearch.fusion import document_vectors, query_vectors
 
 DIM = 24
@@ -103,6 +104,23 @@ def test_cli_compares_methods_and_writes_reports(
     assert saved["methods"]["center"]["ndcg@10"] == methods["center"]["ndcg@10"]
     table = (out / "report.md").read_text()
     assert "| center |" in table and "image+text" in table
+
+
+def test_auto_refits_reuse_the_headline_lambda_unless_told_to_cross_validate(
+    tmp_path: Path,
+) -> None:
+    folder = make_gap_dir(tmp_path / "emb", n_per_modality=10, n_fit=60)
+    reused = run_embeddings_benchmark(folder, ["auto"], splits=3, bootstrap=0)
+    auto = reused["methods"]["auto"]
+    assert reused["refit_cv"] is False
+    assert auto["refit_lambdas"] == [auto["lambda"]] * 3 and auto["n_refits"] == 3
+    assert "refits reuse it" in markdown_report(reused, "t")
+
+    chosen = run_embeddings_benchmark(folder, ["auto"], splits=3, bootstrap=0, refit_cv=True)
+    again = chosen["methods"]["auto"]
+    assert chosen["refit_cv"] is True and again["ndcg@10"] == auto["ndcg@10"]  # same headline
+    refits = ", ".join(str(v) for v in again["refit_lambdas"])
+    assert f"refits, each cross-validated: {refits}" in markdown_report(chosen, "t")
 
 
 def test_bad_rows_are_reported_and_the_rest_runs(tmp_path: Path) -> None:
