@@ -4,6 +4,10 @@ Every search answers one shape, ``{"results": [{"query": ..., "k", "offset", "ne
 "hits": [...]}]}``, whether it came from GET or POST, as text, weighted terms, an uploaded image
 or "more like this". Every error is JSON, ``{"error": "one line"}``, with a 4xx status for bad
 input and a bare 500 without details (the traceback goes to the server log only).
+
+`create_app` builds the app from the modules of each idea: `page_routes`, `search_routes`,
+`document_routes` and `write_routes`, with requests parsed by `query_spec` and
+`request_bodies` and errors answered by `errors`.
 """
 
 from __future__ import annotations
