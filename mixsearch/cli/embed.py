@@ -24,7 +24,7 @@ RAY_HELP = (
 
 
 def register(subparsers: Any) -> None:
-    from mixsearch.cli.store import _add_encoder_args
+    from mixsearch.cli.index import add_encoder_args
 
     p = subparsers.add_parser(
         "embed",
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("source", type=Path)
     p.add_argument("--out", type=Path, required=True, metavar="SHARDS")
-    _add_encoder_args(p)
+    add_encoder_args(p)
     add_ray_args(p)
     p.add_argument(
         "--shard-size",
@@ -107,8 +107,8 @@ def uses_shards(args: argparse.Namespace) -> bool:
 def cmd_index_shards(args: argparse.Namespace) -> int:
     """`index SHARDS --into STORE`, or `index SOURCE --into STORE --ray ...` (embed, then
     commit). Settings are checked against an existing STORE before anything is encoded."""
+    from mixsearch.cli.index import render_index
     from mixsearch.cli.index_settings import check_new_settings, index_settings, open_for_adding
-    from mixsearch.cli.store import _render_index
     from mixsearch.shards import is_shards_folder, read_manifest
 
     settings, given = index_settings(args)
@@ -137,7 +137,7 @@ def cmd_index_shards(args: argparse.Namespace) -> int:
             engine.close()
     if made_here and args.shards is None:
         shutil.rmtree(shards, ignore_errors=True)  # committed: the temporary shards are spent
-    emit(payload, args.json, _render_index)
+    emit(payload, args.json, render_index)
     return 1 if report.errors else 0
 
 
