@@ -1,7 +1,7 @@
 """Documents → raw text and image vectors (before any alignment), failures as per-item errors.
 
 Shared by `Engine.add`, the embedding-shard runners (`mixsearch.shards`) and the MixBench
-benchmark (`mixsearch.eval.mixbench`), so a document encoded in-process, in a Ray actor, by
+benchmark (`mixsearch.eval.mixbench_run`), so a document encoded in-process, in a Ray actor, by
 `index` or for a benchmark gets the same vectors and its failure the same reason.
 """
 

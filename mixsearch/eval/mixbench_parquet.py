@@ -6,7 +6,8 @@ writes them, e.g. ``query-00000-of-00001.parquet``). Rows carry ``id`` (or ``que
 ``corpus_id``), ``text`` and ``image`` — a path, raw bytes, or the hub's image struct
 ``{"bytes", "path"}``. Embedded images are written once to a content-addressed cache folder so the
 encoders, which read files, can use them; ``id`` becomes ``query_id``/``corpus_id`` and image
-bytes become that file's absolute path, so `mixsearch.eval.mixbench` parses them like JSONL lines.
+bytes become that file's absolute path, so `mixsearch.eval.mixbench_rows` parses them like JSONL
+lines.
 
 pyarrow is optional (``pip install 'mixsearch[parquet]'``); without it such a folder is refused
 with one line naming the remedy.

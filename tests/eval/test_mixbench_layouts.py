@@ -147,7 +147,7 @@ def _write_parquet_release(folder: Path, pa, pq) -> None:
 def test_parquet_release_with_embedded_images(tmp_path, monkeypatch) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
-    monkeypatch.setattr("mixsearch.eval.mixbench.PARQUET_IMAGE_CACHE", tmp_path / "cache")
+    monkeypatch.setattr("mixsearch.eval.mixbench_folder.PARQUET_IMAGE_CACHE", tmp_path / "cache")
     _write_parquet_release(tmp_path / "MixBench2025" / "MSCOCO", pa, pq)
     subset = load_mixbench(tmp_path / "MixBench2025", "MSCOCO")
     assert subset.errors == [] and len(subset.documents) == N and len(subset.queries) == N
