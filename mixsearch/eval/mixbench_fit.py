@@ -9,7 +9,7 @@ since fitting on test items would reward memorising them.
 
 from __future__ import annotations
 
-import dataclasses
+import dataclasses  # qualified: `field` below is the row reader's, not dataclasses'
 from dataclasses import dataclass
 from pathlib import Path
 
