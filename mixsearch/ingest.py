@@ -248,13 +248,14 @@ def resolve_pending_alignment(
     t0 = time.perf_counter()
     paired = modality == int(Modality.IMAGE_TEXT)
     if paired.sum() >= MIN_FIT_PAIRS and text_vecs is not None and image_vecs is not None:
-        from threadpoolctl import threadpool_limits
-
         from mixsearch.align import fit_alignment
+        from mixsearch.align.threads import one_blas_thread
 
         # Cross-validation runs dozens of D×D SVDs: too small to gain from BLAS threads, and
         # spinning BLAS threads made them many times slower on a busy machine (RESULTS.md).
-        with threadpool_limits(limits=1, user_api="blas"):
+        # one_blas_thread also reaches scipy's own BLAS, which a plain limit entered before
+        # scipy.linalg's first import misses.
+        with one_blas_thread():
             engine._alignment = fit_alignment(
                 image_vecs[paired], text_vecs[paired], method="auto", alpha=engine.alpha
             )
