@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mixsearch.encoders.images import load_image
 from mixsearch.errors import ItemLoadError
+from mixsearch.vectors import atomic_write_path
 
 MAX_SIDE = 256
 JPEG_QUALITY = 85
@@ -50,12 +51,15 @@ def thumbnail_bytes(image_path: str, content_hash: str, cache: Path) -> bytes:
     data = _make_thumbnail(image_path)
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, cached)
+        # A cache entry can always be made again: atomic (no reader sees half a JPEG), not durable.
+        atomic_write_path(cached, lambda tmp: _write(tmp, data), durable=False)
     except OSError:
         pass  # an unwritable cache only costs making it again
     return data
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
 
 
 def _make_thumbnail(image_path: str) -> bytes:
