@@ -156,13 +156,14 @@ def measure_reference(args: argparse.Namespace, arrays: dict, data: Path, work: 
     own builder (same spec and efConstruction as mixsearch), efSearch the smallest of a ladder
     reaching the target recall on the tuning queries."""
     import faiss
+    import peer_runner
     import search as S
 
     target = S.Target(args.dim, work, use_engine=False)
     C.log("reference: building raw FAISS HNSW32 ...")
     build_s = target.build("HNSW32", arrays["vectors"])
     faiss.omp_set_num_threads(1)
-    for ef in (10, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024):
+    for ef in peer_runner.EF_LADDER:  # the ladder the peers are tuned on
         target.params = {"efSearch": ef}
         target.search_parameters = faiss.SearchParametersHNSW(efSearch=ef)
         if C.recall_at_k(target.raw(arrays["tune"]), arrays["tune_truth"]) >= args.target:

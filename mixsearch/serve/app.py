@@ -43,7 +43,7 @@ def create_app(
     threads: int | None = None,
 ) -> FastAPI:
     """The app over ``store``; writes are allowed only when ``api_key`` is given. ``threads``:
-    BLAS/OpenMP threads per query (None: the environment's, see `mixsearch.cli.threads`)."""
+    BLAS/OpenMP threads per query (None: the environment's, see `mixsearch.query_threads`)."""
     live = LiveStore(Path(store), device=device, readonly=api_key is None)
     if warm:
         live.warm_up()

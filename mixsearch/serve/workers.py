@@ -2,7 +2,7 @@
 
 A small pool of our own rather than Starlette's shared one (up to 40 threads): each thread sets
 its BLAS / OpenMP thread count once when it starts (FAISS's OpenMP keeps that count per thread,
-see `mixsearch.cli.threads`), and no more queries run at once than there are cores for them, so
+see `mixsearch.query_threads`), and no more queries run at once than there are cores for them, so
 concurrent requests queue instead of thrashing the caches of a small machine.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from mixsearch.cli.threads import QUERY_THREADS
-from mixsearch.cli.threads import apply as apply_threads
+from mixsearch.query_threads import QUERY_THREADS
+from mixsearch.query_threads import apply as apply_threads
 
 T = TypeVar("T")
 MAX_WORKERS = 8
