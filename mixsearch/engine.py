@@ -530,7 +530,8 @@ class Engine:
         Raises:
             BadInputError: k < 1 or vectors of another dimension.
         """
-        return self.search_aligned(
+        return querying.search_aligned(
+            self,
             self._query_side(querying.query_dimension_checked(self, query_vectors_raw)),
             k,
             modality=modality,

@@ -8,6 +8,7 @@ vector is a "more like this" query (`search_like`). `search_aligned` bounds k an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,8 +188,22 @@ class AffineQuerySide:
             q = q @ matrix
         if shift is not None:
             q = q + shift
-        norms = np.sqrt(np.einsum("ij,ij->i", q, q))
-        return q / np.maximum(norms, np.float32(1e-12))[:, None]
+        return unit_query_rows(q)
+
+
+UNIT_TOLERANCE = 1e-6  # a float32 row this close to length 1 is left as it is
+
+
+def unit_query_rows(q: np.ndarray) -> np.ndarray:
+    """Rows of the float32 [n, dim] ``q`` at length 1. One query (the common call) takes the
+    cheapest route: numpy's per-call overhead, not arithmetic, is what a 512-d row costs."""
+    if len(q) == 1:
+        norm = math.sqrt(float(np.vdot(q, q)))
+        if abs(norm - 1.0) <= UNIT_TOLERANCE:
+            return q
+        return q / np.float32(max(norm, 1e-12))
+    norms = np.sqrt(np.einsum("ij,ij->i", q, q))
+    return q / np.maximum(norms, np.float32(1e-12))[:, None]
 
 
 def affine_query_side(

@@ -5,98 +5,29 @@ committed generation (`mixsearch.store.filters`); (2) the planner (`mixsearch.st
 scores a small filter's documents exactly, and otherwise runs one batched FAISS search
 restricted to the allowed ids inside FAISS, its nprobe/efSearch widened with the filter's
 selectivity so recall holds; (3) with a lossy index (PQ) or ``rescore=True`` the k' = 4k
-candidates are re-scored exactly from the stored vectors; (4) the top k of each query are
-resolved to records with one SQLite query for the whole batch, metadata decoded only when read.
+candidates are re-scored exactly from the stored vectors; (4) the top k of each query become
+`Hit`s through the store's hit lookup (`Store.hits`: the in-memory hit table, or one SQLite
+query for the batch), their text and metadata decoded only when read. An unfiltered search of
+an exact or graph index skips steps 1–3: one FAISS call, then the hits.
 Per-call work beyond FAISS is proportional to the k' candidates, never to the corpus.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
-from mixsearch.documents import Modality
 from mixsearch.errors import MixsearchError
+from mixsearch.hit import SNIPPET_CHARS, Hit
 from mixsearch.store import Store
 from mixsearch.store.filters import ResolvedFilter
 from mixsearch.store.index_spec import check_search_params
 from mixsearch.store.planner import Plan, plan_filtered
 
-MODALITIES = tuple(Modality)  # code → Modality without the enum call's overhead
-
-SNIPPET_CHARS = 200
 RESCORE_CANDIDATE_FACTOR = 4
 
-
-class Hit:
-    """One ranked document. ``metadata`` is decoded from its stored JSON on first access: most
-    callers print a few fields of a few hits, and decoding every hit's costs per query."""
-
-    __slots__ = ("_metadata", "doc_id", "image_path", "modality", "rank", "score", "text")
-
-    def __init__(
-        self,
-        doc_id: str,
-        score: float,
-        modality: Modality,
-        text: str | None,  # snippet of at most SNIPPET_CHARS characters
-        image_path: str | None,
-        metadata: dict[str, Any] | str,  # a dict, or its JSON text (decoded lazily)
-        rank: int,  # 1-based
-    ) -> None:
-        self.doc_id = doc_id
-        self.score = score
-        self.modality = modality
-        self.text = text
-        self.image_path = image_path
-        self._metadata = metadata
-        self.rank = rank
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        if isinstance(self._metadata, str):
-            self._metadata = {} if self._metadata == "{}" else json.loads(self._metadata)
-        return self._metadata
-
-    @metadata.setter
-    def metadata(self, value: dict[str, Any]) -> None:
-        self._metadata = value
-
-    def _fields(self) -> tuple:
-        return (
-            self.doc_id,
-            self.score,
-            self.modality,
-            self.text,
-            self.image_path,
-            self.metadata,
-            self.rank,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Hit) and self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
-
-    def __repr__(self) -> str:
-        return (
-            f"Hit(doc_id={self.doc_id!r}, score={self.score!r}, modality={self.modality!r}, "
-            f"text={self.text!r}, image_path={self.image_path!r}, metadata={self.metadata!r}, "
-            f"rank={self.rank!r})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "doc_id": self.doc_id,
-            "score": self.score,
-            "modality": self.modality.label,
-            "text": self.text,
-            "image_path": self.image_path,
-            "metadata": self.metadata,
-        }
+__all__ = ["SNIPPET_CHARS", "Hit", "exact_top_k", "filter_plan", "hits_for", "rank", "top_k"]
 
 
 def rank(
@@ -116,6 +47,11 @@ def rank(
     `Store.filter_ids`; ``candidates``: how many FAISS candidates to fetch (default k, or 4k when
     re-scoring); ``params``: FAISS search parameters (default: the store's tuned ones).
     """
+    if modality is None and not where and candidates is None and not rescore:
+        _check_k(k)
+        if not store.is_lossy:  # the common search in one short path: FAISS's top k, their hits
+            scores, ids = store.search(query_vectors, k, params=params)
+            return store.hits(scores, ids)
     scores, ids = top_k(
         store,
         query_vectors,
@@ -141,8 +77,7 @@ def top_k(
     params: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores [Q, k], faiss_ids [Q, k], -1 padded): `rank` without resolving records."""
-    if not isinstance(k, int) or k < 1:
-        raise MixsearchError(f"k must be a positive integer, got {k!r}")
+    _check_k(k)
     if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
         raise MixsearchError(f"candidates must be a positive integer, got {candidates!r}")
     q = store.query_matrix(query_vectors)
@@ -162,6 +97,11 @@ def top_k(
     if rescoring:
         scores, ids = rescore_exact(store, q, ids)
     return scores[:, :k], ids[:, :k]
+
+
+def _check_k(k: Any) -> None:
+    if not isinstance(k, int) or k < 1:
+        raise MixsearchError(f"k must be a positive integer, got {k!r}")
 
 
 def filter_plan(store: Store, resolved: ResolvedFilter, k: int, params: dict | None = None) -> Plan:
@@ -216,33 +156,5 @@ def _empty(n_queries: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hits_for(store: Store, scores: np.ndarray, ids: np.ndarray) -> list[list[Hit]]:
-    """Resolve a batch of (scores, ids) to Hits with one SQLite query."""
-    id_rows = ids.tolist()
-    rows = store.hit_rows({fid for row in id_rows for fid in row if fid >= 0})
-    results: list[list[Hit]] = []
-    for row_scores, row_ids in zip(scores.tolist(), id_rows, strict=True):
-        hits: list[Hit] = []
-        for score, fid in zip(row_scores, row_ids, strict=True):
-            row = rows.get(fid)
-            if row is None:  # -1 padding, or removed by another process since our snapshot
-                continue
-            doc_id, modality, text, image_path, metadata = row
-            hits.append(
-                Hit(
-                    doc_id,
-                    score,
-                    MODALITIES[modality],
-                    text if text is None or len(text) <= SNIPPET_CHARS else _snippet(text),
-                    image_path,
-                    metadata,
-                    len(hits) + 1,
-                )
-            )
-        results.append(hits)
-    return results
-
-
-def _snippet(text: str | None) -> str | None:
-    if text is None or len(text) <= SNIPPET_CHARS:
-        return text
-    return text[: SNIPPET_CHARS - 1] + "…"
+    """Resolve a batch of (scores, ids) to Hits with one lookup (`Store.hits`)."""
+    return store.hits(scores, ids)

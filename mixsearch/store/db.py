@@ -9,9 +9,11 @@ never need the encoder.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -307,6 +309,52 @@ def committed_generation(conn: sqlite3.Connection) -> int:
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes whenever another connection commits (cheap: no table is read)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+class CommitWatch:
+    """Whether a commit may have reached a WAL-mode database since `mark`, for one small read
+    instead of ``PRAGMA data_version`` (a SQLite statement: ~7 µs, and ~20 µs right after a
+    FAISS search has cooled the caches — most of what a warm search adds to FAISS).
+
+    SQLite rewrites the WAL-index header at the start of the database's ``-shm`` file on every
+    commit (its change counter and last frame; https://www.sqlite.org/walformat.html), and keeps
+    that file while any connection has it open, as ours does. So a header equal, byte for byte,
+    to the one read at `mark`, in a file still linked, means nothing was committed since. Any
+    other answer — a changed or unreadable header, no ``-shm`` (an ``immutable`` connection) — is
+    "maybe": the caller then asks SQLite. `mark` must come *before* the read whose result the
+    caller keeps, so a commit between the two is seen by the next check."""
+
+    HEADER_BYTES = 48  # the first copy of the WAL-index header
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        main = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+        self._fd: int | None = None
+        self._seen: bytes | None = None
+        if main and main[0]:
+            with contextlib.suppress(OSError):
+                self._fd = os.open(main[0] + "-shm", os.O_RDONLY)
+
+    def mark(self) -> None:
+        self._seen = self._header()
+
+    def unchanged(self) -> bool:
+        return self._seen is not None and self._header() == self._seen
+
+    def _header(self) -> bytes | None:
+        if self._fd is None:
+            return None
+        try:
+            if os.fstat(self._fd).st_nlink == 0:  # deleted (and maybe made anew): not ours now
+                return None
+            return os.pread(self._fd, self.HEADER_BYTES, 0)
+        except OSError:
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._seen = None
 
 
 def all_ids(conn: sqlite3.Connection) -> np.ndarray:

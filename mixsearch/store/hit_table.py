@@ -16,8 +16,9 @@ choices in hindsight, the ski-rental bound).
 
 Validity: a table holds the rows of one generation, read in one SQLite snapshot, and is used only
 while the store's loaded generation is that one *and* the database has not moved past it (checked
-per lookup with ``PRAGMA data_version``, which changes when another connection commits); otherwise
-lookups go to SQLite, which skips documents another process removed since, as before.
+per lookup: the WAL-index header unchanged since the last check, `db.CommitWatch`, one small read;
+else ``PRAGMA data_version``, which changes when another connection commits, and the committed
+generation); otherwise lookups go to SQLite, which skips documents another process removed since.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from mixsearch.hit import MODALITIES, Hit, snippet
 from mixsearch.store import db
 
 TEXT_PREFIX_CHARS = 201  # one more than rank.SNIPPET_CHARS: tells a snippet from a whole text
@@ -84,10 +86,13 @@ class HitTable:
         self._info = array.array("q", np.ascontiguousarray(info).tobytes())
         self._joined = "".join(c[2] for c in chunks)
         self._modality = b"".join(c[1] for c in chunks)
-        # FAISS id → row (-1: none); ids are dense (assigned in order, gaps only from removals)
-        row_of = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
-        row_of[ids] = np.arange(len(ids), dtype=np.int32)
-        self._row_of = array.array("i", row_of.tobytes())
+        # FAISS id → row (-1: none); ids are assigned in order, so without removals the row *is*
+        # the id and the map is skipped (one random memory read less per hit)
+        self._row_of: array.array | None = None
+        if len(ids) and ids[-1] != len(ids) - 1:
+            row_of = np.full(int(ids[-1]) + 1, -1, dtype=np.int32)
+            row_of[ids] = np.arange(len(ids), dtype=np.int32)
+            self._row_of = array.array("i", row_of.tobytes())
         self.count = len(ids)
         self.generation = generation
         self.load_s = time.perf_counter() - t0
@@ -98,32 +103,61 @@ class HitTable:
     @property
     def nbytes(self) -> int:
         # CPython keeps 1, 2 or 4 bytes per character: the widest character present decides
-        arrays = 4 * len(self._row_of) + 8 * len(self._info) + len(self._modality)
+        map_bytes = 0 if self._row_of is None else 4 * len(self._row_of)
+        arrays = map_bytes + 8 * len(self._info) + len(self._modality)
         return sys.getsizeof(self._joined) + arrays
 
     def rows(self, faiss_ids: Iterable[int]) -> dict[int, HitRow]:
         """faiss_id → hit row for the ids the table holds (others, e.g. -1 padding, absent)."""
-        if isinstance(faiss_ids, np.ndarray):
-            faiss_ids = faiss_ids.tolist()
-        row_of, bound, info, joined = self._row_of, len(self._row_of), self._info, self._joined
         found: dict[int, HitRow] = {}
         for fid in faiss_ids:
-            row = row_of[fid] if 0 <= fid < bound else -1
-            if row < 0:
-                continue
-            at = FIELDS * row
-            start, n_doc, n_text, n_path, n_meta = info[at : at + FIELDS]
-            text_at = start + n_doc
-            path_at = text_at + max(n_text, 0)
-            meta_at = path_at + max(n_path, 0)
-            found[fid] = (
-                joined[start:text_at],
-                self._modality[row],
-                None if n_text < 0 else joined[text_at:path_at],
-                None if n_path < 0 else joined[path_at:meta_at],
-                joined[meta_at : meta_at + n_meta],
-            )
+            row = self._row(fid)
+            if row >= 0:
+                found[fid] = (self._doc_id(row), self._modality[row], *self.details(row))
         return found
+
+    def hits(self, scores: list[float], faiss_ids: list[int]) -> list[Hit]:
+        """One query's `Hit`s, best first (ids the table lacks, e.g. -1 padding, skipped); each
+        decodes its text, image path and metadata from the table when first read."""
+        row_of, bound, info, joined = self._row_of, self._bound(), self._info, self._joined
+        modality, of_row = self._modality, Hit.of_row
+        hits: list[Hit] = []
+        for score, fid in zip(scores, faiss_ids, strict=True):
+            if 0 <= fid < bound:
+                row = fid if row_of is None else row_of[fid]
+                if row < 0:
+                    continue
+                start = info[FIELDS * row]
+                doc_id = joined[start : start + info[FIELDS * row + 1]]
+                hits.append(of_row(doc_id, score, modality[row], row, self, len(hits) + 1))
+        return hits
+
+    def _bound(self) -> int:
+        return self.count if self._row_of is None else len(self._row_of)
+
+    def _row(self, fid: int) -> int:
+        """The row of FAISS id ``fid``; -1 when the table does not hold it."""
+        if not 0 <= fid < self._bound():
+            return -1
+        return fid if self._row_of is None else self._row_of[fid]
+
+    def _doc_id(self, row: int) -> str:
+        start = self._info[FIELDS * row]
+        return self._joined[start : start + self._info[FIELDS * row + 1]]
+
+    def details(self, row: int) -> tuple[str | None, str | None, str]:
+        """(text prefix, image_path, metadata JSON) of table row ``row``."""
+        at = FIELDS * row
+        start, n_doc, n_text, n_path, n_meta = self._info[at : at + FIELDS]
+        joined = self._joined
+        text_at = start + n_doc
+        path_at = text_at + max(n_text, 0)
+        meta_at = path_at + max(n_path, 0)
+        return (
+            None if n_text < 0 else joined[text_at:path_at],
+            None if n_path < 0 else joined[path_at:meta_at],
+            joined[meta_at : meta_at + n_meta],
+        )
 
 
 class HitRows:
@@ -133,6 +167,7 @@ class HitRows:
         self._table: HitTable | None = None
         self._generation: int | None = None  # the generation the counters below belong to
         self._data_version: int | None = None  # the database's, when the table was checked
+        self._watch: db.CommitWatch | None = None  # has anything committed since that check?
         self._sqlite_s = 0.0  # spent on SQLite lookups in this generation
         self._load_s_per_row = INITIAL_LOAD_S_PER_ROW
 
@@ -143,19 +178,42 @@ class HitRows:
     def clear(self) -> None:
         self._table = None
         self._generation = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
 
-    def lookup(
-        self, conn: sqlite3.Connection, generation: int, count: int, faiss_ids: Iterable[int]
-    ) -> dict[int, HitRow]:
-        """Hit rows of ``faiss_ids`` for a store whose index is at ``generation`` (``count``
-        documents); loads the table when the lookups so far have cost as much as loading."""
+    def hits(
+        self,
+        conn: sqlite3.Connection,
+        generation: int,
+        count: int,
+        scores: np.ndarray,
+        faiss_ids: np.ndarray,
+    ) -> list[list[Hit]]:
+        """`Hit`s of a batch of FAISS results ([Q, k] scores and ids, -1 padded) for a store
+        whose index is at ``generation`` (``count`` documents): from the table when it is valid,
+        else from one SQLite query, which skips documents another process removed since."""
+        score_rows, id_rows = scores.tolist(), faiss_ids.tolist()
+        table = self._usable_table(conn, generation, count)
+        if table is not None:
+            return [table.hits(s, i) for s, i in zip(score_rows, id_rows, strict=True)]
+        t0 = time.perf_counter()
+        rows = db.hit_rows(conn, {fid for row in id_rows for fid in row if fid >= 0})
+        self._sqlite_s += time.perf_counter() - t0
+        return [_hits_of_rows(s, i, rows) for s, i in zip(score_rows, id_rows, strict=True)]
+
+    def _usable_table(
+        self, conn: sqlite3.Connection, generation: int, count: int
+    ) -> HitTable | None:
+        """The table when it holds what the database holds at ``generation``; loaded now when
+        the SQLite lookups of this generation have cost as much as loading (else None)."""
         table = self._table
         if (
             table is not None
             and generation == self._generation
-            and (db.data_version(conn) == self._data_version or self._current(conn, generation))
+            and (self._nothing_committed() or self._current(conn, generation))
         ):
-            return table.rows(faiss_ids)
+            return table
         if generation != self._generation:
             self._table, self._generation, self._sqlite_s = None, generation, 0.0
         if self._table is not None:
@@ -163,19 +221,15 @@ class HitRows:
             # newer generation reopens the store; generations never go back).
             self._table, self._sqlite_s = None, -math.inf
         if self._sqlite_s >= count * self._load_s_per_row:
-            table = self.load(conn, generation)
-            if table is not None:
-                return table.rows(faiss_ids)
-        t0 = time.perf_counter()
-        found = db.hit_rows(conn, faiss_ids)
-        self._sqlite_s += time.perf_counter() - t0
-        return found
+            return self.load(conn, generation)
+        return None
 
     def load(self, conn: sqlite3.Connection, generation: int) -> HitTable | None:
         """Load the table of ``generation``; None when the database has moved past it (another
         process committed: the SQLite lookups then stay right, a table would not)."""
         in_snapshot = conn.in_transaction
         if not in_snapshot:
+            self._mark(conn)
             conn.execute("BEGIN")
         try:
             if db.committed_generation(conn) != generation:
@@ -190,7 +244,20 @@ class HitRows:
             self._load_s_per_row = table.load_s / len(table)
         return table
 
+    def _nothing_committed(self) -> bool:
+        return self._watch is not None and self._watch.unchanged()
+
+    def _mark(self, conn: sqlite3.Connection) -> None:
+        """Note the WAL-index header before reading the data version to keep. Only outside a
+        read snapshot: inside one, the version read is the snapshot's, older than the header."""
+        if conn.in_transaction:
+            return
+        if self._watch is None:
+            self._watch = db.CommitWatch(conn)
+        self._watch.mark()
+
     def _current(self, conn: sqlite3.Connection, generation: int) -> bool:
+        self._mark(conn)
         version = db.data_version(conn)
         if version == self._data_version:
             return True
@@ -199,3 +266,17 @@ class HitRows:
             return False
         self._data_version = version
         return True
+
+
+def _hits_of_rows(scores: list[float], faiss_ids: list[int], rows: dict[int, tuple]) -> list[Hit]:
+    """One query's hits from `db.hit_rows` rows (ids without a row skipped: padding, or removed
+    by another process since the index was loaded)."""
+    hits: list[Hit] = []
+    for score, fid in zip(scores, faiss_ids, strict=True):
+        row = rows.get(fid)
+        if row is not None:
+            doc_id, code, text, image_path, metadata = row
+            hit = Hit(doc_id, score, MODALITIES[code], snippet(text), image_path, metadata, 0)
+            hit.rank = len(hits) + 1
+            hits.append(hit)
+    return hits

@@ -9,6 +9,7 @@ updates it on commit; `Store` searches it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faiss
@@ -68,7 +69,7 @@ class LiveIndex:
         self,
         q: np.ndarray,
         k: int,
-        stored_params: dict[str, int],
+        stored_params: Callable[[], dict[str, int]],
         params: dict | None,
         allowed_ids: np.ndarray | ResolvedFilter | None,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +82,7 @@ class LiveIndex:
         if allowed_ids is None:
             sp = self._unfiltered_parameters(stored_params, params, k)
         else:
-            use = stored_params if params is None else spec_mod.check_search_params(params)
+            use = stored_params() if params is None else spec_mod.check_search_params(params)
             keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
             if isinstance(allowed_ids, ResolvedFilter):
                 selector = allowed_ids.selector  # built from live rows: no dead ids in it
@@ -91,14 +92,14 @@ class LiveIndex:
         return self.index.search(q, k, params=sp)
 
     def _unfiltered_parameters(
-        self, stored_params: dict[str, int], params: dict | None, k: int
+        self, stored_params: Callable[[], dict[str, int]], params: dict | None, k: int
     ) -> Any:
         """FAISS parameter objects for unfiltered searches, built once per (params, k): the
         per-query overhead over raw FAISS is what the latency benchmark measures."""
         key = (None if params is None else tuple(sorted(params.items())), k)
         sp = self._parameters.get(key)
         if sp is None:
-            use = stored_params if params is None else spec_mod.check_search_params(params)
+            use = stored_params() if params is None else spec_mod.check_search_params(params)
             selector = self._dead_selector[0] if self._dead_selector is not None else None
             sp = spec_mod.faiss_search_parameters(self.traits, use, k, selector)
             if len(self._parameters) > MAX_CACHED_PARAMETERS:

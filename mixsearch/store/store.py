@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from mixsearch.errors import (
     StoreInputError,
     StoreNotFoundError,
 )
+from mixsearch.hit import Hit
 from mixsearch.store import db, layout, validation
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.commits import FORMAT_VERSION, Commits, Creation, StoreDamagedError
@@ -369,14 +370,15 @@ class Store:
         validation.refuse_unknown(self.path, ids, found)
         return [found[i] for i in ids]
 
-    def hit_rows(self, faiss_ids: Iterable[int]) -> dict[int, tuple]:
-        """What search hits show: faiss_id → (doc_id, modality code, text, image_path, metadata
-        JSON) for the ids in the store (text: at least its first `hit_table.TEXT_PREFIX_CHARS`
-        characters), from the in-memory hit table of the loaded generation when it is loaded
-        and current, else one SQLite query (`mixsearch.store.hit_table`)."""
+    def hits(self, scores: np.ndarray, faiss_ids: np.ndarray) -> list[list[Hit]]:
+        """`Hit`s of a batch of FAISS results ([Q, k] scores and ids, -1 padded), best first: from
+        the in-memory hit table of the loaded generation when it is loaded and current, else one
+        SQLite query (`mixsearch.store.hit_table`); ids no longer stored are skipped."""
         commits = self._commits
         meta = commits.meta
-        return self._live.hits.lookup(commits.conn, meta["generation"], meta["count"], faiss_ids)
+        return self._live.hits.hits(
+            commits.conn, meta["generation"], meta["count"], scores, faiss_ids
+        )
 
     @property
     def hit_table(self) -> HitTable | None:
@@ -465,7 +467,7 @@ class Store:
             IndexSpecError: unknown or invalid search parameters.
         """
         q = self.query_matrix(queries)
-        return self._live.search(q, k, self.search_params, params, allowed_ids)
+        return self._live.search(q, k, self._commits.search_params, params, allowed_ids)
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float32)

@@ -117,3 +117,36 @@ def test_the_table_loads_once_lookups_have_cost_as_much(tmp_path) -> None:
             if store.hit_table is not None:
                 break
         assert store.hit_table is not None
+
+
+def test_a_table_with_removed_ids_maps_ids_to_rows(tmp_path) -> None:
+    with _store(tmp_path) as store:
+        store.remove([f"doc-{i}-ü" for i in (0, 7, 59)])  # holes, and the last id gone
+        store.warm()
+        table = store.hit_table
+        assert table is not None and len(table) == 57
+        ids = [*range(-1, 62)]
+        from_sqlite = store_db.hit_rows(store._conn, ids)
+        trimmed = {
+            i: (d, m, None if t is None else t[:TEXT_PREFIX_CHARS], p, j)
+            for i, (d, m, t, p, j) in from_sqlite.items()
+        }
+        assert table.rows(ids) == trimmed and 7 not in trimmed and 59 not in trimmed
+
+
+def test_hits_read_their_details_later_from_their_own_generation(tmp_path) -> None:
+    """A hit decodes text and metadata on first access, from the table it came from: a commit
+    in between (which replaces the table) must not change what an earlier hit shows."""
+    queries = _vectors(1, seed=6)
+    with _store(tmp_path) as store:
+        store.warm()
+        lazy = rank(store, queries, 5)[0]
+        expected = [
+            (h.doc_id, h.text, h.image_path, h.metadata) for h in rank(store, queries, 5)[0]
+        ]
+        store.remove([h.doc_id for h in lazy])
+        store.add(_records(60, 70), _vectors(10, seed=7))
+        store.warm()
+        assert [(h.doc_id, h.text, h.image_path, h.metadata) for h in lazy] == expected
+        lazy[0].text = "changed"
+        assert lazy[0].text == "changed" and lazy[0].metadata == expected[0][3]
