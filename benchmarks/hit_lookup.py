@@ -6,8 +6,9 @@ document table matters here), then times, interleaved call by call on the same r
 ``--k`` FAISS ids:
 
 * ``sqlite``: one ``SELECT … WHERE faiss_id IN (?, …)`` (`store.db.hit_rows`, the lookup before
-  the table, and still the one used until the table is loaded);
-* ``table``: `Store.hit_rows` with the table loaded (its freshness check included).
+  the table, and still the one used until the table is loaded), then the `Hit`s;
+* ``table``: `Store.hits` with the table loaded (its freshness check included), `Hit`s made
+  straight from the table (their text and metadata decoded only when read).
 
 It also prints the table's size per document and its load time (one scan of the table).
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mixsearch.documents import DocRecord, Modality  # noqa: E402
 from mixsearch.store import Store, db  # noqa: E402
+from mixsearch.store.hit_table import hits_of_rows  # noqa: E402
 
 DIM = 4
 COMMIT_ROWS = 200_000
@@ -93,21 +95,24 @@ def median_us(seconds: list[float]) -> float:
 
 def measure(store: Store, n: int, k: int, calls: int) -> dict[str, float]:
     rng = np.random.default_rng(1)
-    id_sets = [set(rng.integers(0, n, k).tolist()) for _ in range(calls)]
+    id_rows = [rng.integers(0, n, k).reshape(1, k) for _ in range(calls)]
+    scores = np.zeros((1, k), np.float32)
     store.warm()
     table = store.hit_table
     assert table is not None
     conn = store._commits.conn  # the benchmark times the raw SQLite lookup on the same connection
     sqlite_s: list[float] = []
     table_s: list[float] = []
-    for i, ids in enumerate(id_sets):
-        pair = [(db.hit_rows, sqlite_s), (None, table_s)]
-        for lookup, times in pair if i % 2 == 0 else pair[::-1]:
+    for i, ids in enumerate(id_rows):
+        pair = [(True, sqlite_s), (False, table_s)]
+        for from_sqlite, times in pair if i % 2 == 0 else pair[::-1]:
             t0 = time.perf_counter()
-            if lookup is None:
-                store.hit_rows(ids)
+            if from_sqlite:
+                hits_of_rows(
+                    scores[0].tolist(), ids[0].tolist(), db.hit_rows(conn, ids[0].tolist())
+                )
             else:
-                lookup(conn, ids)
+                store.hits(scores, ids)
             times.append(time.perf_counter() - t0)
     return {
         "documents": len(table),

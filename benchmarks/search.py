@@ -341,13 +341,13 @@ def measure_filtered(
 def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
     """Median µs per batch-1 query of each stage of the engine's search, timed piece by piece.
 
-    The pieces are the calls `Engine.search_vectors` makes, in order: the alignment's query-side
-    transform + normalise (`Engine._query_side`), candidate generation (`rank.top_k`, which
-    wraps the FAISS call), the hit lookup (in-memory table, or SQLite), and `Hit` construction (`rank.hits_for`
-    given the records already fetched). ``faiss_raw`` is the bare ``index.search`` for comparison.
+    The pieces are the calls `Engine.search_vectors` makes for an unfiltered search, in order:
+    the alignment's query-side transform + normalise (`Engine._query_side`), the FAISS search
+    with its wrapper (`Store.search`), and the hits (`Store.hits`: the in-memory table's
+    freshness check, doc ids and `Hit` objects). ``faiss_raw`` is the bare ``index.search``.
+    Each piece is timed right after the one before it, so its caches are warmer than in a
+    search of its own: the pieces add up to less than ``engine_total``.
     """
-    from mixsearch.rank import hits_for, top_k
-
     store, engine = target.engine.store, target.engine
     query_side = getattr(engine, "_query_side", None)
     if query_side is None:  # a version before it (measuring a "before")
@@ -356,62 +356,35 @@ def stage_breakdown(target: Target, queries: np.ndarray) -> dict[str, float]:
         def query_side(q: np.ndarray) -> np.ndarray:
             return query_vectors(q, engine.alignment)
 
-    stages: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "align+normalise",
-            "top_k (FAISS + wrapper)",
-            "faiss_raw",
-            "hit_lookup",
-            "hit_construction",
-            "engine_total",
-        )
-    }
+    names = ("align+normalise", "faiss (Store.search)", "hits", "faiss_raw", "engine_total")
+    stages: dict[str, list[float]] = {k: [] for k in names}
     for q in queries:
         one = q[None]
         t0 = time.perf_counter()
         qv = query_side(one)  # the engine's own query-side transform + normalise
         t1 = time.perf_counter()
-        scores, ids = top_k(store, qv, K)
+        scores, ids = store.search(qv, K)
         t2 = time.perf_counter()
-        records = fetch_rows(store, np.unique(ids[ids >= 0]))
+        resolve_hits(store, scores, ids)
         t3 = time.perf_counter()
-        hits_for(_Prefetched(records), scores, ids)  # type: ignore[arg-type]
-        t4 = time.perf_counter()
         target.raw(one)
-        t5 = time.perf_counter()
+        t4 = time.perf_counter()
         target.engine_search(one)
-        t6 = time.perf_counter()
-        for key, seconds in (
-            ("align+normalise", t1 - t0),
-            ("top_k (FAISS + wrapper)", t2 - t1),
-            ("hit_lookup", t3 - t2),
-            ("hit_construction", t4 - t3),
-            ("faiss_raw", t5 - t4),
-            ("engine_total", t6 - t5),
-        ):
+        t5 = time.perf_counter()
+        for key, seconds in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
             stages[key].append(seconds)
     return {k: round(float(np.median(v)) * 1e6, 1) for k, v in stages.items()}
 
 
-def fetch_rows(store: Any, ids: np.ndarray) -> dict[int, Any]:
-    """The lookup `rank.hits_for` makes: the in-memory hit table, or SQLite before it existed
-    (``hit_rows``; ``records_by_id`` before that)."""
-    fetch = getattr(store, "hit_rows", None) or store.records_by_id
-    return fetch(ids)
+def resolve_hits(store: Any, scores: np.ndarray, ids: np.ndarray) -> list[list[Any]]:
+    """FAISS results → hits as the engine makes them: `Store.hits`, or `rank.hits_for` in a
+    version before it (measuring a "before")."""
+    hits = getattr(store, "hits", None)
+    if hits is not None:
+        return hits(scores, ids)
+    from mixsearch.rank import hits_for
 
-
-class _Prefetched:
-    """Stands in for the store inside `rank.hits_for` so only Hit construction is timed."""
-
-    def __init__(self, rows: dict[int, Any]) -> None:
-        self.rows = rows
-
-    def hit_rows(self, _ids: Any) -> dict[int, Any]:
-        return self.rows
-
-    def records_by_id(self, _ids: Any) -> dict[int, Any]:
-        return self.rows
+    return hits_for(store, scores, ids)
 
 
 def measure(

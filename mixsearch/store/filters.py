@@ -99,11 +99,15 @@ class FilterCache:
         self._modality_ids: dict[int, np.ndarray] = {}
         self._where_ids: dict[str, np.ndarray] = {}
         self._resolved: OrderedDict[FilterKey, ResolvedFilter] = OrderedDict()
+        # a modality filter as the caller wrote it ("image", Modality.IMAGE) → its resolved
+        # filter: the common filter skips building its canonical key on every search
+        self._by_modality: dict[Any, ResolvedFilter] = {}
 
     def clear(self) -> None:
         self._modality_ids.clear()
         self._where_ids.clear()
         self._resolved.clear()
+        self._by_modality.clear()
 
     def resolve(
         self,
@@ -118,6 +122,9 @@ class FilterCache:
         if generation != self._generation:
             self.clear()
             self._generation = generation
+        simple = not where and isinstance(modality, str | Modality)
+        if simple and modality in self._by_modality:
+            return self._by_modality[modality]
         key = FilterKey.of(modality, where)
         found = self._resolved.get(key)
         if found is not None:
@@ -134,6 +141,9 @@ class FilterCache:
         self._resolved[key] = resolved
         if len(self._resolved) > MAX_CACHED_FILTERS:
             self._resolved.popitem(last=False)
+            self._by_modality.clear()  # it may hold the dropped one
+        if simple and len(self._by_modality) < MAX_CACHED_FILTERS:
+            self._by_modality[modality] = resolved
         return resolved
 
     def trim_vectors(self) -> None:

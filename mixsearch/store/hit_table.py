@@ -200,7 +200,7 @@ class HitRows:
         t0 = time.perf_counter()
         rows = db.hit_rows(conn, {fid for row in id_rows for fid in row if fid >= 0})
         self._sqlite_s += time.perf_counter() - t0
-        return [_hits_of_rows(s, i, rows) for s, i in zip(score_rows, id_rows, strict=True)]
+        return [hits_of_rows(s, i, rows) for s, i in zip(score_rows, id_rows, strict=True)]
 
     def _usable_table(
         self, conn: sqlite3.Connection, generation: int, count: int
@@ -268,7 +268,7 @@ class HitRows:
         return True
 
 
-def _hits_of_rows(scores: list[float], faiss_ids: list[int], rows: dict[int, tuple]) -> list[Hit]:
+def hits_of_rows(scores: list[float], faiss_ids: list[int], rows: dict[int, tuple]) -> list[Hit]:
     """One query's hits from `db.hit_rows` rows (ids without a row skipped: padding, or removed
     by another process since the index was loaded)."""
     hits: list[Hit] = []
