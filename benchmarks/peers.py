@@ -21,6 +21,9 @@ Not part of ``make test`` (it downloads packages and runs for a long time).
     # peers once (only the reference index is built), mixsearch rows later, one table:
     .venv/bin/python benchmarks/peers.py --skip-mixsearch --workdir W --json PEERS.json
     .venv/bin/python benchmarks/peers.py --peers '' --rows-from PEERS.json --json ALL.json
+    # more peers later on the same corpus and reference index, joining the earlier rows:
+    .venv/bin/python benchmarks/peers.py --skip-mixsearch --workdir W --reuse-reference \
+        --peers milvus,qdrant --rows-from PEERS.json --json PEERS.json
 """
 
 from __future__ import annotations
@@ -90,7 +93,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(e.g. peers measured once, mixsearch rows after a change; each row's ratio is to FAISS "
         "timed in its own process)",
     )
+    p.add_argument(
+        "--reuse-reference",
+        action="store_true",
+        help="keep WORKDIR/data/reference.faiss from an earlier --skip-mixsearch run on the same "
+        "corpus (checked) instead of building it again; its row comes from --rows-from",
+    )
+    p.add_argument(
+        "--slow-peer-queries",
+        type=int,
+        default=50,
+        help="evaluation queries for peers that take seconds a query (Qdrant local mode's "
+        "Python scan); the row and the table say how many",
+    )
     args = p.parse_args(argv)
+    if args.reuse_reference and (args.workdir is None or args.rows_from is None):
+        p.error("--reuse-reference needs --workdir (the earlier run's) and --rows-from")
     args.peer_list = [x.strip() for x in args.peers.split(",") if x.strip()]
     unknown = sorted(set(args.peer_list) - set(PEER_PACKAGES))
     if unknown:
@@ -99,8 +117,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------- corpus
-def write_corpus(args: argparse.Namespace, data: Path) -> dict[str, np.ndarray]:
-    """Corpus, queries and exact truths as .npy files in ``data`` (what every runner reads)."""
+def make_corpus(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Corpus, queries and exact truths (saved as .npy files in ``data`` for the runners)."""
     import faiss
 
     geometry = C.make_geometry(args.dim, 300, args.seed)
@@ -118,10 +136,13 @@ def write_corpus(args: argparse.Namespace, data: Path) -> dict[str, np.ndarray]:
         arrays[prefix] = faiss.knn(q, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
         found = faiss.knn(q, vectors[images], K, metric=faiss.METRIC_INNER_PRODUCT)[1]
         arrays[f"{prefix}_image"] = images[found]
+    return arrays
+
+
+def save_corpus(arrays: dict[str, np.ndarray], data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
         np.save(data / f"{name}.npy", array)
-    return arrays
 
 
 # ---------------------------------------------------------------------- mixsearch
@@ -190,6 +211,23 @@ def measure_reference(args: argparse.Namespace, arrays: dict, data: Path, work: 
         "filtered": None,
     }
     return [row]
+
+
+def check_reference(arrays: dict, data: Path) -> None:
+    """--reuse-reference: the kept index must hold exactly this corpus (spot-checked vectors)."""
+    import faiss
+
+    path = data / "reference.faiss"
+    index = faiss.read_index(str(path)) if path.is_file() else None
+    vectors = arrays["vectors"]
+    picks = (0, len(vectors) // 2, len(vectors) - 1)
+    if (
+        index is None
+        or index.ntotal != len(vectors)
+        or index.d != vectors.shape[1]
+        or not all(np.array_equal(index.reconstruct(i), vectors[i]) for i in picks)
+    ):
+        raise SystemExit(f"{path}: missing or not built on this corpus (--n/--dim/--seed)")
 
 
 def mixsearch_rows(target: Any, spec: str, arrays: dict, build_s: float) -> list[dict]:
@@ -268,18 +306,22 @@ def run_peer(name: str, args: argparse.Namespace, data: Path, work: Path) -> dic
     out = work / f"{name}.json"
     cmd = [str(python), str(RUNNER), "--peer", name, "--data", str(data)]
     cmd += ["--work", str(work / name), "--target", str(args.target), "--out", str(out)]
-    C.log(f"{name}: building, tuning, measuring ...")
+    cmd += ["--slow-queries", str(args.slow_peer_queries)]
+    progress = work / f"{name}.log"  # the runner's phases with elapsed seconds, to follow live
+    C.log(f"{name}: building, tuning, measuring (progress in {progress}) ...")
     t0 = time.perf_counter()
     try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=args.peer_timeout, check=False
-        )
+        with progress.open("w") as log:
+            done = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=args.peer_timeout, check=False
+            )
     except subprocess.TimeoutExpired:
-        return {"system": name, "error": f"timed out after {args.peer_timeout} s"}
+        reached = last_line(progress.read_text())
+        return {"system": name, "error": f"timed out after {args.peer_timeout} s ({reached})"}
     finally:
         shutil.rmtree(work / name, ignore_errors=True)
     if done.returncode != 0:
-        return {"system": name, "error": "run failed: " + last_line(done.stderr)}
+        return {"system": name, "error": "run failed: " + last_line(progress.read_text())}
     result = json.loads(out.read_text())
     C.log(f"{name}: done in {time.perf_counter() - t0:.0f} s")
     return {"system": name, "params": None, **result}
@@ -291,7 +333,7 @@ def last_line(text: str) -> str:
 
 
 # ---------------------------------------------------------------------- output
-def render(rows: list[dict], reference_p50: float | None) -> str:
+def render(rows: list[dict], reference_p50: float | None, queries: int) -> str:
     header = ["system", "tuned", "R@10", "p50 ms", "p99 ms", "p50/FAISS", "QPS b64", "build s"]
     header += ["disk MB", "img R@10", "img p50 ms", "img tuned"]
     table = []
@@ -303,9 +345,10 @@ def render(rows: list[dict], reference_p50: float | None) -> str:
         ratio = u.get("ratio_to_faiss")
         if ratio is None and reference_p50:
             ratio = u["p50_ms"] / reference_p50
+        measured = row.get("queries", queries)
         table.append(
             [
-                row["system"],
+                row["system"] + (f" ({measured} queries)" if measured < queries else ""),
                 knob_text(u.get("knob", row.get("params"))),
                 u["recall"],
                 u["p50_ms"],
@@ -337,14 +380,17 @@ def main(argv: list[str] | None = None) -> int:
     data = work / "data"
     C.set_faiss_threads(None)
     C.log(f"corpus: {args.n} x {args.dim}, {args.queries} + {args.tune_queries} queries ...")
-    arrays = write_corpus(args, data)
+    arrays = make_corpus(args)
+    if args.reuse_reference:
+        check_reference(arrays, data)  # before the corpus files are replaced
+    save_corpus(arrays, data)
     measure = measure_reference if args.skip_mixsearch else measure_mixsearch
-    rows = measure(args, arrays, data, work / "mixsearch")
-    reference = next(r for r in rows if r["system"].startswith("raw FAISS HNSW"))
+    rows = [] if args.reuse_reference else measure(args, arrays, data, work / "mixsearch")
     if args.rows_from is not None:
         measured = {r["system"] for r in rows} | set(args.peer_list)
         earlier = json.loads(args.rows_from.read_text())["rows"]
         rows = [r for r in earlier if r["system"] not in measured] + rows
+    reference = next(r for r in rows if r["system"].startswith("raw FAISS HNSW"))
     for name in args.peer_list:
         rows.append(run_peer(name, args, data, work))
         if args.json_out:
@@ -360,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": C.machine_info(),
         "rows": rows,
     }
-    print(render(rows, reference["unfiltered"]["p50_ms"]))
+    print(render(rows, reference["unfiltered"]["p50_ms"], args.queries))
     if args.json_out:
         C.write_json(args.json_out, result)
     if args.workdir is None:
