@@ -168,7 +168,11 @@ class Milvus(Peer):
     def build(self, vectors: np.ndarray, modality: np.ndarray) -> None:
         from pymilvus import DataType, MilvusClient
 
-        self.client = MilvusClient(str(self.folder / "milvus.db"))
+        # The Lite server keeps gRPC's default ping policy (one ping per 5 min without data),
+        # so pymilvus's 10 s keepalive gets the connection closed during the minutes-long
+        # create_index call; the client then retries into "index already exists". No pings.
+        no_pings = {"grpc.keepalive_time_ms": 2**31 - 1}
+        self.client = MilvusClient(str(self.folder / "milvus.db"), grpc_options=no_pings)
         schema = MilvusClient.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)

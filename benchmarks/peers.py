@@ -88,10 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rows-from",
         type=Path,
-        default=None,
+        action="append",
+        default=[],
         help="an earlier run's --json: its rows for systems not measured now join the table "
         "(e.g. peers measured once, mixsearch rows after a change; each row's ratio is to FAISS "
-        "timed in its own process)",
+        "timed in its own process); repeatable: a system in several files keeps the last one's",
     )
     p.add_argument(
         "--reuse-reference",
@@ -107,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "Python scan); the row and the table say how many",
     )
     args = p.parse_args(argv)
-    if args.reuse_reference and (args.workdir is None or args.rows_from is None):
+    if args.reuse_reference and (args.workdir is None or not args.rows_from):
         p.error("--reuse-reference needs --workdir (the earlier run's) and --rows-from")
     args.peer_list = [x.strip() for x in args.peers.split(",") if x.strip()]
     unknown = sorted(set(args.peer_list) - set(PEER_PACKAGES))
@@ -386,10 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     save_corpus(arrays, data)
     measure = measure_reference if args.skip_mixsearch else measure_mixsearch
     rows = [] if args.reuse_reference else measure(args, arrays, data, work / "mixsearch")
-    if args.rows_from is not None:
-        measured = {r["system"] for r in rows} | set(args.peer_list)
-        earlier = json.loads(args.rows_from.read_text())["rows"]
-        rows = [r for r in earlier if r["system"] not in measured] + rows
+    measured = {r["system"] for r in rows} | set(args.peer_list)
+    earlier = {}  # by system, in first-seen order; a later file's row replaces an earlier one
+    for path in args.rows_from:
+        earlier.update((r["system"], r) for r in json.loads(path.read_text())["rows"])
+    rows = [r for system, r in earlier.items() if system not in measured] + rows
     reference = next(r for r in rows if r["system"].startswith("raw FAISS HNSW"))
     for name in args.peer_list:
         rows.append(run_peer(name, args, data, work))
