@@ -133,7 +133,7 @@ class Chroma(Peer):
 
 class Qdrant(Peer):
     knob = None  # local mode scans exactly
-    slow = True  # the payload filter is checked point by point in Python: ~2 s a query at 100k
+    slow = True  # the payload filter is checked point by point in Python: seconds a query
 
     def build(self, vectors: np.ndarray, modality: np.ndarray) -> None:
         from qdrant_client import QdrantClient, models
