@@ -22,6 +22,7 @@ CREATION_POINTS = (
     "store-committed",  # meta committed, creation marker and manifest not yet cleaned/written
 )
 COMMIT_POINTS = (
+    "vectors-appended",  # vector rows durable past the committed length, SQLite not yet run
     "index-written",  # checkpoint file durable, the SQLite transaction naming it not run
     "rows-committed",  # SQLite committed, manifest and stale files not yet updated
 )
