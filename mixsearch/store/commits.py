@@ -54,7 +54,7 @@ from mixsearch.errors import (
 from mixsearch.store import db, index_file, vector_file
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.crashpoints import crash_point
-from mixsearch.store.integrity import damaged_rows_message
+from mixsearch.store.integrity import NOT_REPAIRABLE, damaged_rows_message
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
 from mixsearch.store.live_index import LiveIndex, live_count_problem
 from mixsearch.vectors import atomic_write_text
@@ -77,6 +77,10 @@ class Creation:
 
 class StoreDamagedError(StoreCorruptError):
     """A committed file does not match its commit record; `mixsearch verify --repair` fixes it."""
+
+
+class VectorsDamagedError(StoreDamagedError):
+    """The vector file does not match its commit records: the one copy of those vectors is lost."""
 
 
 class Commits:
@@ -222,7 +226,7 @@ class Commits:
             return
         lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 (held across the block)
         try:
-            _acquire(lock_file, self.path)
+            acquire_write_lock(lock_file, self.path)
             self._lock_file = lock_file
             committed = db.read_meta(self.conn)
             if committed["generation"] != self.meta.get("generation"):
@@ -483,9 +487,7 @@ class Commits:
         """Write the checkpoint of generation ``gen``; its record goes into the same commit (a
         Flat index writes none: ``name`` None)."""
         assert self.live.index is not None
-        if self._filled_from_vectors():
-            return {"name": None, "ntotal": int(self.live.index.ntotal)}
-        return index_file.write_index_file(self.live.index, self.index_file(gen))
+        return write_checkpoint_file(self.live.index, self.index_file(gen))
 
     def committed_index_file(self, meta: dict[str, Any]) -> Path | None:
         """The checkpoint file the commit names (None: a Flat index, filled from the vectors)."""
@@ -567,12 +569,9 @@ class Commits:
             name = self.vector_path(self.meta).name
             raise self.damaged_vectors("its " + damaged_rows_message(self.conn, name, damaged))
 
-    def damaged_vectors(self, what: str) -> StoreDamagedError:
+    def damaged_vectors(self, what: str) -> VectorsDamagedError:
         """The vectors are the one copy: no repair brings them back; the documents can."""
-        return StoreDamagedError(
-            f"{self.path}: {what}; restore the store from a backup, or remove the affected "
-            "documents and index them again"
-        )
+        return VectorsDamagedError(f"{self.path}: {what} {NOT_REPAIRABLE}")
 
     def _read_checkpoint(self, meta: dict[str, Any]) -> faiss.Index:
         path = _existing(self.index_file(meta["index_generation"]))
@@ -622,6 +621,14 @@ class Commits:
 # ---- helpers -----------------------------------------------------------------------------------
 
 
+def write_checkpoint_file(index: faiss.Index, final: Path) -> dict[str, Any]:
+    """Write ``index``'s checkpoint (graph only for HNSW; none for Flat, which is filled from the
+    vector file at open: ``name`` None); the record to commit with it."""
+    if spec_mod.is_exact(index):
+        return {"name": None, "ntotal": int(index.ntotal)}
+    return index_file.write_index_file(index, final)
+
+
 _NO_SAMPLE = np.empty((0, 1), np.float32)  # a Flat index needs no training
 
 
@@ -639,7 +646,7 @@ def refuse_other_format(path: Path, meta: dict[str, Any]) -> None:
         )
 
 
-def _acquire(lock_file: Any, path: Path) -> None:
+def acquire_write_lock(lock_file: Any, path: Path) -> None:
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:

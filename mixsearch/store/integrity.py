@@ -41,6 +41,10 @@ class StoreSnapshot:
 
 
 SAMPLE_RECONSTRUCT = 64
+NOT_REPAIRABLE = (
+    "(not repairable: the vector file is their one copy; restore the store from a backup, or "
+    "remove those documents and index them again)"
+)
 
 
 @dataclass
@@ -51,6 +55,7 @@ class IntegrityReport:
     notes: list[str] = field(default_factory=list)
     documents: int = 0
     index_total: int = 0
+    vectors_damaged: bool = False  # a rebuild would index the damaged vectors: not repaired
 
     @property
     def ok(self) -> bool:
@@ -121,9 +126,9 @@ def _check_vector_rows(store: StoreSnapshot, report: IntegrityReport) -> None:
     damaged = store.vectors.damaged_segments(store.vector_segments)
     if damaged:
         report.problems.append(
-            damaged_rows_message(store.conn, store.vectors.path.name, damaged)
-            + " (not repairable: restore from a backup, or remove and index those documents again)"
+            damaged_rows_message(store.conn, store.vectors.path.name, damaged) + " " + NOT_REPAIRABLE
         )
+        report.vectors_damaged = True
 
 
 def damaged_rows_message(conn: sqlite3.Connection, name: str, damaged: list[tuple[int, int]]) -> str:
