@@ -171,3 +171,18 @@ def test_a_reader_reads_vectors_another_process_committed(tmp_path: Path) -> Non
             writer.add(records, vectors)
         fids = reader.faiss_ids(["d110"])
         np.testing.assert_array_equal(reader.vectors_for([fids["d110"]]), vectors[10:11])
+
+
+@pytest.mark.parametrize(("damage", "word"), [("unlink", "missing"), ("truncate", "rows")])
+def test_a_missing_or_short_vector_file_is_refused(tmp_path: Path, damage: str, word: str) -> None:
+    path = tmp_path / "s"
+    _store(path, "IVF4,Flat")
+    vector_file = _vector_file(path)
+    if damage == "unlink":
+        vector_file.unlink()
+    else:
+        vector_file.write_bytes(vector_file.read_bytes()[: 100 * DIM * 4])
+    for readonly in (False, True):
+        with pytest.raises(StoreDamagedError, match=word) as caught:
+            Store.open(path, readonly=readonly)
+        assert "\n" not in str(caught.value) and "backup" in str(caught.value)
