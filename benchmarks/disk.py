@@ -21,7 +21,6 @@ from typing import Any
 
 import faiss
 import numpy as np
-
 from _common import fmt_table, log, make_documents, make_geometry, make_queries, write_json
 
 K = 10
@@ -74,8 +73,15 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mixsearch-disk-"))
     rows = [measure(spec, args.n, work) for spec in args.specs.split(",")]
-    header = ["index", "raw FAISS B/vec", "store B/vec", "store / raw", "files (B/vec)",
-              "same ids after reopen", "recall@10"]
+    header = [
+        "index",
+        "raw FAISS B/vec",
+        "store B/vec",
+        "store / raw",
+        "files (B/vec)",
+        "same ids after reopen",
+        "recall@10",
+    ]
     table = [
         [
             r["spec"],

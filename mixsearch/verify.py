@@ -170,10 +170,10 @@ def _clear_creation(path: Path) -> list[str]:
 
 def _repair_committed(path: Path, manifest_problem: bool) -> list[str]:
     from mixsearch.store import Store
-    from mixsearch.store.commits import VectorsDamagedError
+    from mixsearch.store.damage import VectorsDamagedError
     from mixsearch.store.store import StoreDamagedError
 
-    done = []
+    done: list[str] = []
     try:
         store = Store.open(path)  # a writer: folds in the WAL, cleans stale files
         integrity = store.check_integrity()

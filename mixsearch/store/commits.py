@@ -53,8 +53,9 @@ from mixsearch.errors import (
 )
 from mixsearch.store import db, index_file, vector_file
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.committed_vectors import CommittedVectors
 from mixsearch.store.crashpoints import crash_point
-from mixsearch.store.integrity import NOT_REPAIRABLE, damaged_rows_message
+from mixsearch.store.damage import StoreDamagedError
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
 from mixsearch.store.live_index import LiveIndex, live_count_problem
 from mixsearch.vectors import atomic_write_text
@@ -75,14 +76,6 @@ class Creation:
     checkpoint_rows: int
 
 
-class StoreDamagedError(StoreCorruptError):
-    """A committed file does not match its commit record; `mixsearch verify --repair` fixes it."""
-
-
-class VectorsDamagedError(StoreDamagedError):
-    """The vector file does not match its commit records: the one copy of those vectors is lost."""
-
-
 class Commits:
     """The committed state of one store directory and the only way to change it."""
 
@@ -97,7 +90,7 @@ class Commits:
         self._wrote = False
         self._skip_index = skip_index  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
-        self.vectors: vector_file.VectorMap | None = None  # committed rows of the loaded state
+        self.vectors = CommittedVectors(path, self.conn)  # the vector file's committed rows
 
     @property
     def dim(self) -> int:
@@ -288,7 +281,7 @@ class Commits:
                 or pending >= max(m["checkpoint_rows"], m["count"] // 8)
             )
             updates = self._commit_updates(gen, len(records), records, removed)
-            segment = self._append_vectors(first_id, vectors) if len(records) else None
+            segment = self.vectors.append(m, vectors) if len(records) else None
             crash_point("vectors-appended")
             if checkpoint:
                 updates.update(
@@ -311,42 +304,15 @@ class Commits:
             self.load()  # the in-memory index may hold uncommitted changes
             raise
         m.update(updates)
-        self._map_vectors()
+        self.vectors.map(m)
         self._after_commit(old_index_gen)
         if checkpoint and not just_built:
             self._upgrade_auto_spec()
-
-    def _append_vectors(self, first_id: int, vectors: np.ndarray) -> vector_file.Segment:
-        try:
-            return vector_file.append_rows(self.vector_path(self.meta), first_id, vectors)
-        except vector_file.VectorFileError as err:
-            raise self.damaged_vectors(str(err)) from None
 
     def _filled_from_vectors(self) -> bool:
         """A Flat index keeps no checkpoint: opening fills it from the vector file."""
         index = self.live.index
         return index is not None and spec_mod.is_exact(index)
-
-    def vector_path(self, meta: dict[str, Any]) -> Path:
-        return self.path / meta["vector_file"]
-
-    def _map_vectors(self) -> None:
-        """Map the committed rows of the committed vector file (after a commit or a load)."""
-        m = self.meta
-        try:
-            self.vectors = vector_file.VectorMap(self.vector_path(m), self.dim, m["next_faiss_id"])
-        except vector_file.VectorFileError as err:
-            raise self.damaged_vectors(str(err)) from None
-
-    def vector_rows(self, ids: np.ndarray) -> np.ndarray:
-        """Stored vectors of FAISS ids; maps rows committed since the loaded state if needed."""
-        assert self.vectors is not None
-        if len(ids) and int(ids.max()) >= self.vectors.rows:
-            committed = db.read_meta(self.conn)  # another process committed more rows
-            self.vectors = vector_file.VectorMap(
-                self.vector_path(committed), self.dim, committed["next_faiss_id"]
-            )
-        return self.vectors.gather(ids)
 
     def _commit_updates(
         self, gen: int, n_new: int, records: list[DocRecord], removed: dict[int, int]
@@ -409,7 +375,7 @@ class Commits:
         m = self.meta
         gen = m["generation"] + 1
         old_index_gen = m["index_generation"]
-        old_vectors = self.vector_path(m)
+        old_vectors = self.vectors.file(m)
         updates: dict[str, Any] = {"generation": gen, "index_generation": gen, "pending_rows": 0}
         segments = None
         try:
@@ -422,7 +388,7 @@ class Commits:
             self.live.set(index, np.empty(0, np.int64))
             updates["index_file"] = self._write_index_file(gen) if index is not None else None
             if rewrite_vectors:
-                segments = self._write_vectors_without_removed(gen)
+                segments = self.vectors.write_without_removed(m, gen)
                 updates["vector_file"] = vector_file.file_name(gen)
             with self.transaction():
                 self.conn.execute("DELETE FROM dead")
@@ -434,21 +400,10 @@ class Commits:
             self.load()
             raise
         m.update(updates)
-        self._map_vectors()
+        self.vectors.map(m)
         if segments is not None and old_vectors.name != m["vector_file"]:
             _unlink_quietly(old_vectors)  # open maps of it stay readable (POSIX)
         self._after_commit(old_index_gen)
-
-    def _write_vectors_without_removed(self, gen: int) -> list[vector_file.Segment]:
-        assert self.vectors is not None
-        live = db.all_ids(self.conn)
-        return vector_file.write_whole_file(
-            self.path / vector_file.file_name(gen),
-            self.dim,
-            self.meta["next_faiss_id"],
-            live,
-            self.vectors.gather,
-        )
 
     def _index_from_rows(self) -> tuple[faiss.Index | None, str | None, str | None]:
         m = self.meta
@@ -467,16 +422,14 @@ class Commits:
 
     def _add_rows(self, index: faiss.Index, added_after: int = -1) -> None:
         """Add the documents added after generation ``added_after`` with their stored vectors."""
-        assert self.vectors is not None
         for ids in db.iter_ids(self.conn, added_after=added_after):
-            index.add_with_ids(self.vectors.gather(ids), ids)
+            index.add_with_ids(self.vectors.rows(ids), ids)
 
     def _training_sample(self, seed: int = 0) -> np.ndarray:
-        assert self.vectors is not None
         ids = db.all_ids(self.conn)
         if len(ids) > spec_mod.MAX_TRAIN_VECTORS:
             ids = np.random.default_rng(seed).choice(ids, spec_mod.MAX_TRAIN_VECTORS, replace=False)
-        return self.vectors.gather(np.sort(ids))
+        return self.vectors.rows(np.sort(ids))
 
     # ---- internals: files and loading -------------------------------------------------------
 
@@ -527,7 +480,7 @@ class Commits:
                 raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
             refuse_other_format(self.path, meta)
             self.meta = meta
-            self._map_vectors()
+            self.vectors.map(meta)
             index = None
             if meta["index_spec_resolved"] is not None and not self._skip_index:
                 index = self._index_of_snapshot(meta)
@@ -548,30 +501,17 @@ class Commits:
 
     def _index_of_snapshot(self, meta: dict[str, Any]) -> faiss.Index:
         """The committed index: checkpoint (or an empty Flat index) + the rows added after it."""
-        assert self.vectors is not None
         if self.committed_index_file(meta) is None:
-            self._check_vectors(db.read_segments(self.conn))  # searched as they are
+            self.vectors.check(meta)  # searched as they are
             index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, _NO_SAMPLE).index
             self._add_rows(index)
             return index
         index = self._read_checkpoint(meta)
         if index_file.graph_of(index) is not None:
-            self._check_vectors(db.read_segments(self.conn))
-            index_file.attach_storage(index, self.vectors.gather(spec_mod.index_ids(index)))
+            self.vectors.check(meta)
+            index_file.attach_storage(index, self.vectors.rows(spec_mod.index_ids(index)))
         self._add_rows(index, added_after=meta["index_generation"])
         return index
-
-    def _check_vectors(self, segments: list[vector_file.Segment]) -> None:
-        """Refuse vector rows that differ from their commit's checksum, naming the documents."""
-        assert self.vectors is not None
-        damaged = self.vectors.damaged_segments(segments)
-        if damaged:
-            name = self.vector_path(self.meta).name
-            raise self.damaged_vectors("its " + damaged_rows_message(self.conn, name, damaged))
-
-    def damaged_vectors(self, what: str) -> VectorsDamagedError:
-        """The vectors are the one copy: no repair brings them back; the documents can."""
-        return VectorsDamagedError(f"{self.path}: {what} {NOT_REPAIRABLE}")
 
     def _read_checkpoint(self, meta: dict[str, Any]) -> faiss.Index:
         path = _existing(self.index_file(meta["index_generation"]))
@@ -608,7 +548,7 @@ class Commits:
                 if f.name not in keep:
                     _unlink_quietly(f)
             vector_file.cut_uncommitted_tail(
-                self.vector_path(committed), committed["next_faiss_id"], self.dim
+                self.vectors.file(committed), committed["next_faiss_id"], self.dim
             )
             _unlink_quietly(self.path / (MANIFEST_NAME + ".tmp"))
             _unlink_quietly(self.path / CREATING_NAME)  # a creation killed after its commit

@@ -230,7 +230,9 @@ def iter_ids(conn: sqlite3.Connection, *, added_after: int = -1) -> Iterator[np.
 
 
 def read_segments(conn: sqlite3.Connection) -> list[tuple[int, int, str]]:
-    return list(conn.execute("SELECT first_row, rows, sha256 FROM vector_segments ORDER BY first_row"))
+    return list(
+        conn.execute("SELECT first_row, rows, sha256 FROM vector_segments ORDER BY first_row")
+    )
 
 
 def insert_segments(conn: sqlite3.Connection, segments: Iterable[tuple[int, int, str]]) -> None:

@@ -77,7 +77,8 @@ def _write_graph_only(index: faiss.Index, graph: Any, out: Any) -> None:
     writer = faiss.PyCallbackIOWriter(out)  # type: ignore[attr-defined]
     faiss.write_index(graph, writer, faiss.IO_FLAG_SKIP_STORAGE)  # type: ignore[attr-defined]
     del writer  # flushes its buffer before the id map follows
-    ids = faiss.vector_to_array(index.id_map).astype("<i8")
+    id_map: Any = index  # an IndexIDMap2 (the stubs type it as Index)
+    ids = faiss.vector_to_array(id_map.id_map).astype("<i8")
     out(struct.pack("<Q", len(ids)) + ids.tobytes())
 
 
@@ -85,10 +86,18 @@ def idmap2_header(index: faiss.Index) -> bytes:
     """FAISS's ``IxM2`` fourcc and index header (d, ntotal, two reserved words, is_trained,
     metric) — `tests/store/test_vector_file.py` checks it against FAISS's own serialization."""
     if index.metric_type > 1:  # METRIC_INNER_PRODUCT / L2: no metric argument follows
-        raise ValueError(f"graph-only checkpoints support IP and L2 metrics, not {index.metric_type}")
+        raise ValueError(
+            f"graph-only checkpoints support IP and L2 metrics, not {index.metric_type}"
+        )
     reserved = 1 << 20
     return struct.pack(
-        "<4siqqqBi", b"IxM2", index.d, index.ntotal, reserved, reserved, index.is_trained,
+        "<4siqqqBi",
+        b"IxM2",
+        index.d,
+        index.ntotal,
+        reserved,
+        reserved,
+        index.is_trained,
         index.metric_type,
     )
 
@@ -96,8 +105,9 @@ def idmap2_header(index: faiss.Index) -> bytes:
 def attach_storage(index: faiss.Index, vectors: np.ndarray) -> None:
     """Give a graph-only HNSW index read from a checkpoint its vectors back (the rows of its id
     map, in that order); FAISS then owns them."""
-    graph = faiss.downcast_index(index.index)
-    storage = faiss.IndexFlat(index.d, graph.metric_type)
+    wrapper: Any = index  # an IndexIDMap2 around an IndexHNSWFlat (the stubs type them Index)
+    graph: Any = faiss.downcast_index(wrapper.index)
+    storage: Any = faiss.IndexFlat(index.d, graph.metric_type)
     storage.add(np.ascontiguousarray(vectors, dtype=np.float32))  # type: ignore[call-arg]
     graph.storage = storage
     storage.this.disown()

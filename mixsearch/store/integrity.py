@@ -126,12 +126,16 @@ def _check_vector_rows(store: StoreSnapshot, report: IntegrityReport) -> None:
     damaged = store.vectors.damaged_segments(store.vector_segments)
     if damaged:
         report.problems.append(
-            damaged_rows_message(store.conn, store.vectors.path.name, damaged) + " " + NOT_REPAIRABLE
+            damaged_rows_message(store.conn, store.vectors.path.name, damaged)
+            + " "
+            + NOT_REPAIRABLE
         )
         report.vectors_damaged = True
 
 
-def damaged_rows_message(conn: sqlite3.Connection, name: str, damaged: list[tuple[int, int]]) -> str:
+def damaged_rows_message(
+    conn: sqlite3.Connection, name: str, damaged: list[tuple[int, int]]
+) -> str:
     """What a vector file whose rows differ from their checksums affects: rows and documents."""
     docs = [d for first, n in damaged for d in db.doc_ids_in_rows(conn, first, n)]
     rows = ", ".join(affected_range(seg) for seg in damaged)

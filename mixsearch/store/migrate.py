@@ -62,7 +62,11 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     dim = int(meta["dim"])
     name = vector_file.file_name(gen)
     segments = vector_file.write_whole_file(
-        path / name, dim, meta["next_faiss_id"], db.all_ids(conn), lambda ids: _blobs(conn, ids, dim)
+        path / name,
+        dim,
+        meta["next_faiss_id"],
+        db.all_ids(conn),
+        lambda ids: _blobs(conn, ids, dim),
     )
     index = _legacy_index(path, conn, meta)
     updates: dict[str, Any] = {
@@ -91,8 +95,13 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("VACUUM")
-    return {"store": str(path), "migrated": True, "format_version": FORMAT_VERSION,
-            "documents": meta["count"], "vector_file": name}
+    return {
+        "store": str(path),
+        "migrated": True,
+        "format_version": FORMAT_VERSION,
+        "documents": meta["count"],
+        "vector_file": name,
+    }
 
 
 def _blobs(conn: sqlite3.Connection, ids: np.ndarray, dim: int) -> np.ndarray:

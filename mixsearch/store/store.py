@@ -397,7 +397,7 @@ class Store:
         file; a removed document's row is kept until `compact`)."""
         ids = np.asarray(faiss_ids, dtype=np.int64).reshape(-1)
         try:
-            return self._commits.vector_rows(ids)
+            return self._commits.vectors.rows(ids)
         except IndexError:
             bound = int(db.read_meta(self._conn)["next_faiss_id"])
             validation.refuse_unknown(self.path, ids.tolist(), range(bound))
@@ -407,7 +407,7 @@ class Store:
         """All stored (faiss_ids, vectors) of documents in chunks of at most 50k rows, in id
         order."""
         for ids in db.iter_ids(self._conn):
-            yield ids, self._commits.vector_rows(ids)
+            yield ids, self._commits.vectors.rows(ids)
 
     def all_ids(self) -> np.ndarray:
         """Every document's FAISS id, sorted."""
@@ -440,7 +440,7 @@ class Store:
 
     def _present_vectors(self, faiss_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = db.present_ids(self._conn, faiss_ids)
-        return ids, self._commits.vector_rows(ids)
+        return ids, self._commits.vectors.rows(ids)
 
     def search(
         self,
@@ -504,7 +504,7 @@ class Store:
                 dead=self._live.dead,
                 conn=commits.conn,
                 index_file=commits.committed_index_file(commits.meta),
-                vectors=commits.vectors,
+                vectors=commits.vectors.current,
                 vector_segments=db.read_segments(commits.conn),
                 vectors_for=self.vectors_for,
             )

@@ -38,13 +38,18 @@ def test_a_format_1_store_is_refused_then_migrated_with_the_same_hits(
     assert "migrated" in capsys.readouterr().out
     with Store.open(path, readonly=True) as store:
         assert store.manifest["format_version"] == 2 and store.check_integrity().ok
-        scores, ids = store.search(np.asarray(expected["queries"], np.float32), 10,
-                                   params=expected["params"])
+        scores, ids = store.search(
+            np.asarray(expected["queries"], np.float32), 10, params=expected["params"]
+        )
     want = expected["stores"][name]
     np.testing.assert_array_equal(ids, want["ids"])
     np.testing.assert_allclose(scores, want["scores"], atol=1e-6)
-    tables = {r[0] for r in sqlite3.connect(path / "store.sqlite").execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(path / "store.sqlite").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
     assert "vectors" not in tables and "vector_segments" in tables
     assert len(list(path.glob("index.*.faiss"))) == (0 if name == "flat" else 1)
     assert main(["store", "migrate", str(path)]) == 0  # again: nothing to do
@@ -58,8 +63,9 @@ def test_a_migrated_store_takes_writes(tmp_path: Path) -> None:
         vectors = np.eye(16, dtype=np.float32)[:2]
         from mixsearch.documents import DocRecord, Modality
 
-        store.add([DocRecord(f"new{i}", Modality.TEXT, None, None, {}, "") for i in range(2)],
-                  vectors)
+        store.add(
+            [DocRecord(f"new{i}", Modality.TEXT, None, None, {}, "") for i in range(2)], vectors
+        )
         store.remove(["d5"])
         store.compact()
         assert store.check_integrity().ok and len(store) == 400 - 2 + 2 - 1
