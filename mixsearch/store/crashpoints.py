@@ -27,6 +27,11 @@ COMMIT_POINTS = (
     "rows-committed",  # SQLite committed, manifest and stale files not yet updated
 )
 
+MIGRATE_POINTS = (
+    "migrate-files-written",  # vector file and checkpoint durable, the format-1 meta untouched
+    "migrate-committed",  # format 2 committed, VACUUM and the old checkpoint's deletion not run
+)
+
 
 def crash_point(name: str) -> None:
     if os.environ.get(ENV_AT) != name:

@@ -25,6 +25,7 @@ from mixsearch.errors import StoreCorruptError, StoreNotFoundError, StoreVersion
 from mixsearch.store import db, index_file, layout, validation, vector_file
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.commits import FORMAT_VERSION, acquire_write_lock, write_checkpoint_file
+from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.live_index import live_count_problem
 
 LEGACY_VERSION = 1
@@ -43,11 +44,10 @@ def migrate(path: str | os.PathLike) -> dict[str, Any]:
             result = _migrate_locked(path, conn)
         finally:
             conn.close()
-    if result["migrated"]:
-        from mixsearch.store import Store
+    from mixsearch.store import Store
 
-        with Store.open(path) as store:  # cleans the format-1 checkpoint, rewrites the manifest
-            store.write_manifest()
+    with Store.open(path) as store:  # cleans the format-1 checkpoint, rewrites the manifest
+        store.write_manifest()
     return result
 
 
@@ -55,6 +55,9 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     meta = db.read_meta(conn)
     version = meta.get("format_version")
     if version == FORMAT_VERSION:
+        # a migration killed after its commit may not have returned the space yet
+        if conn.execute("PRAGMA freelist_count").fetchone()[0]:
+            conn.execute("VACUUM")
         return {"store": str(path), "migrated": False, "format_version": version}
     if version != LEGACY_VERSION:
         raise StoreVersionError(f"{path}: store format version {version!r} cannot be migrated")
@@ -78,6 +81,7 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     }
     if index is not None:
         updates["index_file"] = write_checkpoint_file(index, path / f"index.{gen}.faiss")
+    crash_point("migrate-files-written")
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -94,6 +98,7 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    crash_point("migrate-committed")
     conn.execute("VACUUM")
     return {
         "store": str(path),
