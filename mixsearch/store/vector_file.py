@@ -24,7 +24,7 @@ import numpy as np
 
 from mixsearch.vectors import atomic_write_path, fsync_path
 
-SEGMENT_ROWS = 65_536  # checksum granularity of files written whole (compact, migrate)
+SEGMENT_ROWS = 16_384  # checksum granularity of files written whole (compact, migrate)
 HASH_ROWS = 16_384  # rows hashed per step (bounded memory)
 
 Segment = tuple[int, int, str]  # (first row, rows, sha256 of their bytes)
@@ -100,7 +100,7 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment
             )
         handle.truncate(keep)
         handle.seek(keep)
-        data = np.ascontiguousarray(vectors, dtype=np.float32).tobytes()
+        data = memoryview(np.ascontiguousarray(vectors, dtype=np.float32)).cast("B")  # no copy
         handle.write(data)
         handle.flush()
         os.fsync(fd)
