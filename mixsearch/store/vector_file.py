@@ -100,7 +100,7 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment
             )
         handle.truncate(keep)
         handle.seek(keep)
-        data = memoryview(np.ascontiguousarray(vectors, dtype=np.float32)).cast("B")  # no copy
+        data = np.ascontiguousarray(vectors, dtype=np.float32).data.cast("B")  # no copy
         handle.write(data)
         handle.flush()
         os.fsync(fd)
