@@ -1,15 +1,17 @@
 """`mixsearch verify STORE [--repair]`: is the store sound, and if not, make it usable again.
 
 Checked: the directory's state (a store, an interrupted creation, neither), the SQLite document
-table (`PRAGMA quick_check`, counts, one vector per document), the index file against its commit
+table (`PRAGMA quick_check`, counts), the vector file against its checksums, the index file against its commit
 record and against the table (ids, counts, sampled vectors), the alignment folder against the
 fingerprint committed in SQLite, and manifest.json against the committed meta.
 
-Repairs never lose a committed document, because SQLite holds every committed row with its
-vector: a damaged, foreign, truncated or missing index is rebuilt from it (a new generation),
+Repairs never lose a committed document, because SQLite holds every committed row and the vector
+file every vector: a damaged, foreign, truncated or missing index is rebuilt from them (a new
+generation),
 a missing or stale manifest is rewritten, and an interrupted creation — which by construction
-committed nothing — is cleared. What cannot be rebuilt from the table (a damaged alignment, a
-lost document table) is reported with what to do instead.
+committed nothing — is cleared. What cannot be rebuilt (a damaged alignment, a lost document
+table, vector rows that differ from their checksums: the vector file is their one copy) is
+reported with what to do instead — for vectors, the documents affected.
 """
 
 from __future__ import annotations
@@ -168,14 +170,24 @@ def _clear_creation(path: Path) -> list[str]:
 
 def _repair_committed(path: Path, manifest_problem: bool) -> list[str]:
     from mixsearch.store import Store
+    from mixsearch.store.damage import VectorsDamagedError
     from mixsearch.store.store import StoreDamagedError
 
-    done = []
+    done: list[str] = []
     try:
         store = Store.open(path)  # a writer: folds in the WAL, cleans stale files
-        needs_rebuild = not store.check_integrity().ok
+        integrity = store.check_integrity()
+        if integrity.vectors_damaged:  # a rebuild would index the damaged vectors
+            store.close()
+            return done
+        needs_rebuild = not integrity.ok
+    except VectorsDamagedError:
+        return done
     except StoreDamagedError:
-        store = Store.open(path, load_index=False)
+        try:
+            store = Store.open(path, load_index=False)
+        except VectorsDamagedError:
+            return done
         needs_rebuild = True
     with store:
         if needs_rebuild:

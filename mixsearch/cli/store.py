@@ -4,6 +4,7 @@ mixsearch info STORE [--json]
 mixsearch remove STORE ID [ID ...]
 mixsearch compact STORE [--index SPEC]
 mixsearch tune STORE --target-recall 0.95 [--queries FILE]
+mixsearch store migrate STORE
 
 `register` adds every store command, in this order: `index` (`mixsearch.cli.index`), `search`
 (`mixsearch.cli.search`), the maintenance commands above (here), and `bridge`
@@ -60,6 +61,15 @@ def register(subparsers: Any) -> None:
     )
     add_json_flag(p)
     p.set_defaults(handler=cmd_tune)
+    p = subparsers.add_parser("store", help="store maintenance: migrate an older store format")
+    actions = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "migrate",
+        help="convert a store of an older format in place (crash-safe, under the write lock)",
+    )
+    p.add_argument("store", type=Path)
+    add_json_flag(p)
+    p.set_defaults(handler=cmd_migrate)
     bridge.register(subparsers)
 
 
@@ -151,6 +161,23 @@ def cmd_compact(args: argparse.Namespace) -> int:
         args.json,
         lambda p: (
             f"compacted {p['store']}: {p['documents']} documents, index {p['index_spec_resolved']}"
+        ),
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from mixsearch.store.migrate import migrate
+
+    result = migrate(args.store)
+    emit(
+        result,
+        args.json,
+        lambda r: (
+            f"migrated {r['store']} to format {r['format_version']}: {r['documents']} documents, "
+            f"vectors in {r['vector_file']}"
+            if r["migrated"]
+            else f"{r['store']} is already format {r['format_version']}: nothing to do"
         ),
     )
     return 0

@@ -2,8 +2,10 @@
 
 Layout::
 
-    store.sqlite          documents (with their float32 vectors), meta, dead ids — the truth
-    index.<gen>.faiss     FAISS checkpoint at generation <gen>, named by meta.index_generation
+    store.sqlite          documents, meta, dead ids, vector-row checksums — the truth
+    vectors.<gen>.f32     every vector once, row = FAISS id (`vector_file`), named by meta
+    index.<gen>.faiss     FAISS checkpoint at generation <gen>, named by meta.index_generation:
+                          HNSW graph only, IVF/PQ codes; none for Flat (filled from the vectors)
     manifest.json         human-readable mirror of the manifest (rewritten after each commit)
     write.lock            fcntl lock held by the one writer while it writes
 
@@ -12,8 +14,11 @@ Crash safety: SQLite is the single commit point. A commit inserts/deletes rows a
 per batch (quadratic over an ingest of many batches), so the index file is a *checkpoint*: it is
 rewritten only when the rows changed since the last one exceed max(checkpoint_rows, n/8) (and at
 the first commit, on compact and on close). Opening loads the checkpoint named by the committed
-``index_generation`` and replays the rows added after it (their vectors are in SQLite) and the
-dead ids removed after it. A checkpoint file is written to a temp name, fsynced and renamed
+``index_generation`` (an HNSW graph gets its vectors back from the vector file; a Flat index is
+filled from it) and replays the rows added after it (their vectors are in the vector file) and
+the dead ids removed after it. A commit appends its vectors to the vector file and fsyncs them
+before its transaction, which records how many rows are committed (``next_faiss_id``) and their
+checksum. A checkpoint file is written to a temp name, fsynced and renamed
 *before* the transaction that names it commits, so a kill at any instant leaves either the old or
 the new committed state; files of other generations are stale and deleted by the next writer.
 
@@ -46,14 +51,16 @@ from mixsearch.errors import (
     StoreSettingsError,
     StoreVersionError,
 )
-from mixsearch.store import db, index_file
+from mixsearch.store import db, index_file, vector_file
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.committed_vectors import CommittedVectors
 from mixsearch.store.crashpoints import crash_point
+from mixsearch.store.damage import StoreDamagedError
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
 from mixsearch.store.live_index import LiveIndex, live_count_problem
 from mixsearch.vectors import atomic_write_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: vectors also kept as SQLite BLOBs (`mixsearch store migrate` converts)
 LOCK_WAIT_S = 60.0
 REPAIR_HINT = "run `mixsearch verify {path} --repair` to rebuild it from the document table"
 
@@ -67,10 +74,6 @@ class Creation:
     extra: dict
     memory_budget_bytes: int
     checkpoint_rows: int
-
-
-class StoreDamagedError(StoreCorruptError):
-    """A committed file does not match its commit record; `mixsearch verify --repair` fixes it."""
 
 
 class Commits:
@@ -87,6 +90,7 @@ class Commits:
         self._wrote = False
         self._skip_index = skip_index  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
+        self.vectors = CommittedVectors(path, self.conn)  # the vector file's committed rows
 
     @property
     def dim(self) -> int:
@@ -126,6 +130,7 @@ class Commits:
         initial = {
             "format_version": FORMAT_VERSION,
             "dim": asked.dim,
+            "vector_file": vector_file.file_name(0),
             "index_spec_requested": asked.index_spec,
             "index_spec_resolved": None,
             "index_note": None,
@@ -150,12 +155,7 @@ class Commits:
         self.write_manifest()
 
     def check_format(self) -> None:
-        version = self.meta.get("format_version")
-        if version != FORMAT_VERSION:
-            raise StoreVersionError(
-                f"{self.path}: store format version {version!r}; this mixsearch reads version "
-                f"{FORMAT_VERSION}"
-            )
+        refuse_other_format(self.path, self.meta)
 
     def check_expected(self, expect: dict) -> None:
         extra = self.meta.get("extra", {})
@@ -219,7 +219,7 @@ class Commits:
             return
         lock_file = open(self.path / LOCK_NAME, "a+")  # noqa: SIM115 (held across the block)
         try:
-            _acquire(lock_file, self.path)
+            acquire_write_lock(lock_file, self.path)
             self._lock_file = lock_file
             committed = db.read_meta(self.conn)
             if committed["generation"] != self.meta.get("generation"):
@@ -275,8 +275,14 @@ class Commits:
                 self._build_first_index(vectors)
             self.live.apply(fids, vectors, removed_ids)
             pending = m["pending_rows"] + len(records) + len(removed)
-            checkpoint = just_built or pending >= max(m["checkpoint_rows"], m["count"] // 8)
+            checkpoint = (
+                just_built
+                or self._filled_from_vectors()  # no file to write: "checkpoints" are free
+                or pending >= max(m["checkpoint_rows"], m["count"] // 8)
+            )
             updates = self._commit_updates(gen, len(records), records, removed)
+            segment = self.vectors.append(m, vectors) if len(records) else None
+            crash_point("vectors-appended")
             if checkpoint:
                 updates.update(
                     index_generation=gen, pending_rows=0, index_file=self._write_index_file(gen)
@@ -287,7 +293,9 @@ class Commits:
             with self.transaction():
                 if len(removed_ids):
                     db.delete_rows(self.conn, removed_ids, gen)
-                db.insert_rows(self.conn, records, fids, vectors, gen)
+                db.insert_rows(self.conn, records, fids, gen)
+                if segment is not None:
+                    db.insert_segments(self.conn, [segment])
                 if checkpoint and self.live.traits.removable:
                     self.conn.execute("DELETE FROM dead")
                 db.write_meta(self.conn, updates)
@@ -296,9 +304,15 @@ class Commits:
             self.load()  # the in-memory index may hold uncommitted changes
             raise
         m.update(updates)
+        self.vectors.map(m)
         self._after_commit(old_index_gen)
         if checkpoint and not just_built:
             self._upgrade_auto_spec()
+
+    def _filled_from_vectors(self) -> bool:
+        """A Flat index keeps no checkpoint: opening fills it from the vector file."""
+        index = self.live.index
+        return index is not None and spec_mod.is_exact(index)
 
     def _commit_updates(
         self, gen: int, n_new: int, records: list[DocRecord], removed: dict[int, int]
@@ -355,11 +369,15 @@ class Commits:
         if wanted != m["index_spec_resolved"]:
             self.rebuild()
 
-    def rebuild(self, index_spec: str | None = None) -> None:
+    def rebuild(self, index_spec: str | None = None, *, rewrite_vectors: bool = False) -> None:
+        """A new index from the stored vectors (a new generation); ``rewrite_vectors`` (compact)
+        also writes a new vector file without the rows of removed documents."""
         m = self.meta
         gen = m["generation"] + 1
         old_index_gen = m["index_generation"]
+        old_vectors = self.vectors.file(m)
         updates: dict[str, Any] = {"generation": gen, "index_generation": gen, "pending_rows": 0}
+        segments = None
         try:
             if index_spec is not None:
                 m["index_spec_requested"] = updates["index_spec_requested"] = index_spec
@@ -369,13 +387,22 @@ class Commits:
                 updates["search_params"] = None  # tuned values belong to the old index kind
             self.live.set(index, np.empty(0, np.int64))
             updates["index_file"] = self._write_index_file(gen) if index is not None else None
+            if rewrite_vectors:
+                segments = self.vectors.write_without_removed(m, gen)
+                updates["vector_file"] = vector_file.file_name(gen)
             with self.transaction():
                 self.conn.execute("DELETE FROM dead")
+                if segments is not None:
+                    self.conn.execute("DELETE FROM vector_segments")
+                    db.insert_segments(self.conn, segments)
                 db.write_meta(self.conn, updates)
         except BaseException:
             self.load()
             raise
         m.update(updates)
+        self.vectors.map(m)
+        if segments is not None and old_vectors.name != m["vector_file"]:
+            _unlink_quietly(old_vectors)  # open maps of it stay readable (POSIX)
         self._after_commit(old_index_gen)
 
     def _index_from_rows(self) -> tuple[faiss.Index | None, str | None, str | None]:
@@ -390,16 +417,19 @@ class Commits:
         if spec_mod.needs_training(spec, self.dim):
             sample = self._training_sample()
         built = spec_mod.build_index(spec, self.dim, sample)
-        for ids, vecs in db.iter_vectors(self.conn, self.dim):
-            built.index.add_with_ids(vecs, ids)
+        self._add_rows(built.index)
         return built.index, built.note, built.spec
+
+    def _add_rows(self, index: faiss.Index, added_after: int = -1) -> None:
+        """Add the documents added after generation ``added_after`` with their stored vectors."""
+        for ids in db.iter_ids(self.conn, added_after=added_after):
+            index.add_with_ids(self.vectors.rows(ids), ids)
 
     def _training_sample(self, seed: int = 0) -> np.ndarray:
         ids = db.all_ids(self.conn)
         if len(ids) > spec_mod.MAX_TRAIN_VECTORS:
             ids = np.random.default_rng(seed).choice(ids, spec_mod.MAX_TRAIN_VECTORS, replace=False)
-        found = db.vectors_by_faiss_id(self.conn, ids, self.dim)
-        return np.stack([found[i] for i in np.sort(ids).tolist()])
+        return self.vectors.rows(np.sort(ids))
 
     # ---- internals: files and loading -------------------------------------------------------
 
@@ -407,9 +437,17 @@ class Commits:
         return self.path / f"index.{gen}.faiss"
 
     def _write_index_file(self, gen: int) -> dict[str, Any]:
-        """Write the checkpoint of generation ``gen``; its record goes into the same commit."""
+        """Write the checkpoint of generation ``gen``; its record goes into the same commit (a
+        Flat index writes none: ``name`` None)."""
         assert self.live.index is not None
-        return index_file.write_index_file(self.live.index, self.index_file(gen))
+        return write_checkpoint_file(self.live.index, self.index_file(gen))
+
+    def committed_index_file(self, meta: dict[str, Any]) -> Path | None:
+        """The checkpoint file the commit names (None: a Flat index, filled from the vectors)."""
+        record = meta.get("index_file")
+        if record is not None and record.get("name") is None:
+            return None
+        return self.index_file(meta["index_generation"])
 
     def write_manifest(self) -> None:
         # A mirror of the SQLite meta (the truth), so no fsync.
@@ -440,12 +478,12 @@ class Commits:
             meta = db.read_meta(self.conn)
             if "format_version" not in meta:
                 raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
+            refuse_other_format(self.path, meta)
+            self.meta = meta
+            self.vectors.map(meta)
             index = None
             if meta["index_spec_resolved"] is not None and not self._skip_index:
-                index_gen = meta["index_generation"]
-                index = self._read_checkpoint(meta)
-                for ids, vecs in db.iter_vectors(self.conn, meta["dim"], added_after=index_gen):
-                    index.add_with_ids(vecs, ids)
+                index = self._index_of_snapshot(meta)
             dead = np.fromiter(
                 (r[0] for r in self.conn.execute("SELECT faiss_id FROM dead")), np.int64
             )
@@ -458,9 +496,22 @@ class Commits:
         problem = None if index is None else live_count_problem(index, dead, meta["count"])
         if problem is not None:
             raise self.damaged(problem)
-        self.meta = meta
         self._pending_spec = {}
         self.live.set(index, np.sort(dead) if index is not None else np.empty(0, np.int64))
+
+    def _index_of_snapshot(self, meta: dict[str, Any]) -> faiss.Index:
+        """The committed index: checkpoint (or an empty Flat index) + the rows added after it."""
+        if self.committed_index_file(meta) is None:
+            self.vectors.check(meta)  # searched as they are
+            index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, _NO_SAMPLE).index
+            self._add_rows(index)
+            return index
+        index = self._read_checkpoint(meta)
+        if index_file.graph_of(index) is not None:
+            self.vectors.check(meta)
+            index_file.attach_storage(index, self.vectors.rows(spec_mod.index_ids(index)))
+        self._add_rows(index, added_after=meta["index_generation"])
+        return index
 
     def _read_checkpoint(self, meta: dict[str, Any]) -> faiss.Index:
         path = _existing(self.index_file(meta["index_generation"]))
@@ -491,10 +542,14 @@ class Commits:
             except BlockingIOError:
                 return
             committed = db.read_meta(self.conn)
-            keep = {self.index_file(committed["index_generation"]).name}
-            for f in self.path.glob("index.*.faiss*"):
+            index = self.committed_index_file(committed)
+            keep = {committed["vector_file"], index.name if index is not None else None}
+            for f in [*self.path.glob("index.*.faiss*"), *self.path.glob("vectors.*.f32*")]:
                 if f.name not in keep:
                     _unlink_quietly(f)
+            vector_file.cut_uncommitted_tail(
+                self.vectors.file(committed), committed["next_faiss_id"], self.dim
+            )
             _unlink_quietly(self.path / (MANIFEST_NAME + ".tmp"))
             _unlink_quietly(self.path / CREATING_NAME)  # a creation killed after its commit
             if committed["generation"] == self.meta["generation"]:
@@ -506,7 +561,32 @@ class Commits:
 # ---- helpers -----------------------------------------------------------------------------------
 
 
-def _acquire(lock_file: Any, path: Path) -> None:
+def write_checkpoint_file(index: faiss.Index, final: Path) -> dict[str, Any]:
+    """Write ``index``'s checkpoint (graph only for HNSW; none for Flat, which is filled from the
+    vector file at open: ``name`` None); the record to commit with it."""
+    if spec_mod.is_exact(index):
+        return {"name": None, "ntotal": int(index.ntotal)}
+    return index_file.write_index_file(index, final)
+
+
+_NO_SAMPLE = np.empty((0, 1), np.float32)  # a Flat index needs no training
+
+
+def refuse_other_format(path: Path, meta: dict[str, Any]) -> None:
+    version = meta.get("format_version")
+    if version == 1:
+        raise StoreVersionError(
+            f"{path}: store format version 1 (vectors kept twice); this mixsearch reads version "
+            f"{FORMAT_VERSION}: run `mixsearch store migrate {path}` once to convert it in place"
+        )
+    if version != FORMAT_VERSION:
+        raise StoreVersionError(
+            f"{path}: store format version {version!r}; this mixsearch reads version "
+            f"{FORMAT_VERSION}"
+        )
+
+
+def acquire_write_lock(lock_file: Any, path: Path) -> None:
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:

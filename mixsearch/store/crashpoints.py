@@ -22,8 +22,14 @@ CREATION_POINTS = (
     "store-committed",  # meta committed, creation marker and manifest not yet cleaned/written
 )
 COMMIT_POINTS = (
+    "vectors-appended",  # vector rows durable past the committed length, SQLite not yet run
     "index-written",  # checkpoint file durable, the SQLite transaction naming it not run
     "rows-committed",  # SQLite committed, manifest and stale files not yet updated
+)
+
+MIGRATE_POINTS = (
+    "migrate-files-written",  # vector file and checkpoint durable, the format-1 meta untouched
+    "migrate-committed",  # format 2 committed, VACUUM and the old checkpoint's deletion not run
 )
 
 

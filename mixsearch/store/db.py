@@ -1,10 +1,10 @@
 """The SQLite side of the store: schema, meta values, document rows and metadata filters.
 
-SQLite is the store's single commit point: rows, the committed generation and the name of the
-FAISS checkpoint file change together in one transaction. Vectors are kept here too (float32
-BLOBs, in their own table so document rows stay small and a page holds many of them: the
-per-query record lookups then touch few pages) so exact re-scoring, crash recovery and rebuilds
-never need the encoder.
+SQLite is the store's single commit point: rows, the committed generation, the names of the
+FAISS checkpoint and of the vector file, and the checksums of the vector rows each commit appended
+(``vector_segments``) change together in one transaction. The vectors themselves are not here:
+they are kept once, in the vector file (`vector_file`); format 1 kept them here as BLOBs too
+(`mixsearch.store.migrate` converts such stores).
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE INDEX IF NOT EXISTS docs_added_gen ON docs (added_gen);
 CREATE INDEX IF NOT EXISTS docs_modality ON docs (modality);
-CREATE TABLE IF NOT EXISTS vectors (faiss_id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vector_segments (
+    first_row INTEGER PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead (faiss_id INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
 """
 
@@ -116,13 +120,8 @@ def insert_rows(
     conn: sqlite3.Connection,
     records: Sequence[DocRecord],
     faiss_ids: np.ndarray,
-    vectors: np.ndarray,
     generation: int,
 ) -> None:
-    conn.executemany(
-        "INSERT INTO vectors (faiss_id, vector) VALUES (?, ?)",
-        ((int(fid), vec.tobytes()) for fid, vec in zip(faiss_ids, vectors, strict=True)),
-    )
     conn.executemany(
         "INSERT INTO docs (faiss_id, doc_id, modality, text, image_path, metadata, content_hash, "
         "added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -146,7 +145,6 @@ def delete_rows(conn: sqlite3.Connection, faiss_ids: np.ndarray, generation: int
     """Delete rows and remember their ids as dead until the FAISS index has dropped them."""
     payload = ids_json(faiss_ids)
     conn.execute(f"DELETE FROM docs WHERE faiss_id IN {IDS_PARAM}", (payload,))
-    conn.execute(f"DELETE FROM vectors WHERE faiss_id IN {IDS_PARAM}", (payload,))
     conn.executemany(
         "INSERT OR REPLACE INTO dead (faiss_id, gen) VALUES (?, ?)",
         ((int(i), generation) for i in faiss_ids),
@@ -212,29 +210,45 @@ def records_by_faiss_id(conn: sqlite3.Connection, faiss_ids: Iterable[int]) -> d
     return {row[0]: record_from_row(row) for row in rows}
 
 
-def vectors_by_faiss_id(
-    conn: sqlite3.Connection, faiss_ids: Iterable[int], dim: int
-) -> dict[int, np.ndarray]:
+def present_ids(conn: sqlite3.Connection, faiss_ids: Iterable[int]) -> np.ndarray:
+    """Those of ``faiss_ids`` that are documents now, sorted."""
     rows = conn.execute(
-        f"SELECT faiss_id, vector FROM vectors WHERE faiss_id IN {IDS_PARAM}",
+        f"SELECT faiss_id FROM docs WHERE faiss_id IN {IDS_PARAM} ORDER BY faiss_id",
         (ids_json(faiss_ids),),
     )
-    return {fid: np.frombuffer(blob, dtype=np.float32, count=dim) for fid, blob in rows}
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
 
-def iter_vectors(
-    conn: sqlite3.Connection, dim: int, *, added_after: int = -1
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(faiss_ids, vectors) chunks of the rows added after a generation, in id order."""
+def iter_ids(conn: sqlite3.Connection, *, added_after: int = -1) -> Iterator[np.ndarray]:
+    """Chunks of the document ids added after a generation, in id order."""
     for rows in chunks_by_id(
         conn,
-        "SELECT d.faiss_id, v.vector FROM docs d JOIN vectors v ON v.faiss_id = d.faiss_id "
-        "WHERE d.added_gen > ? AND d.faiss_id > ? ORDER BY d.faiss_id LIMIT ?",
+        "SELECT faiss_id FROM docs WHERE added_gen > ? AND faiss_id > ? ORDER BY faiss_id LIMIT ?",
         (added_after,),
     ):
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
-        yield ids, vecs
+        yield np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+def read_segments(conn: sqlite3.Connection) -> list[tuple[int, int, str]]:
+    return list(
+        conn.execute("SELECT first_row, rows, sha256 FROM vector_segments ORDER BY first_row")
+    )
+
+
+def insert_segments(conn: sqlite3.Connection, segments: Iterable[tuple[int, int, str]]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO vector_segments (first_row, rows, sha256) VALUES (?, ?, ?)",
+        segments,
+    )
+
+
+def doc_ids_in_rows(conn: sqlite3.Connection, first: int, n: int) -> list[str]:
+    """doc_ids of the documents whose FAISS ids fall in rows ``first .. first+n-1``."""
+    rows = conn.execute(
+        "SELECT doc_id FROM docs WHERE faiss_id >= ? AND faiss_id < ? ORDER BY faiss_id",
+        (first, first + n),
+    )
+    return [r[0] for r in rows]
 
 
 def chunks_by_id(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Iterator[list[tuple]]:

@@ -6,15 +6,22 @@ reads the file once through a hashing reader (FAISS's callback reader: the bytes
 FAISS parses them, so the check costs no second pass over the file) and refuses a file whose size,
 checksum, dimension or vector count differs from the record: a byte flip, a truncation, or a
 checkpoint copied from another store would otherwise be searched as if it were this one.
+
+An HNSW graph over full vectors (``IndexHNSWFlat`` in an ``IndexIDMap2``) is written *graph only*
+(FAISS's ``IO_FLAG_SKIP_STORAGE``): its vectors are already in the store's vector file, and
+`attach_storage` puts them back after reading. Other indexes are written whole: an IVF or PQ
+index's codes are not a copy of the vectors, and a Flat index has no checkpoint at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 from typing import IO, Any
 
 import faiss
+import numpy as np
 
 from mixsearch.vectors import atomic_write
 
@@ -37,7 +44,11 @@ def write_index_file(index: faiss.Index, final: Path) -> dict[str, Any]:
             handle.write(chunk)
             size += len(chunk)
 
-        faiss.write_index(index, faiss.PyCallbackIOWriter(chunk_out))  # type: ignore[attr-defined]
+        graph = graph_of(index)
+        if graph is None:
+            faiss.write_index(index, faiss.PyCallbackIOWriter(chunk_out))  # type: ignore[attr-defined]
+        else:
+            _write_graph_only(index, graph, chunk_out)
 
     # sync_dir: the rename itself is durable before the transaction naming the file commits
     atomic_write(final, write, sync_dir=True, tmp_name=final.name + ".tmp")
@@ -46,7 +57,61 @@ def write_index_file(index: faiss.Index, final: Path) -> dict[str, Any]:
         "bytes": size,
         "sha256": digest.hexdigest(),
         "ntotal": int(index.ntotal),
+        "graph_only": graph_of(index) is not None,
     }
+
+
+def graph_of(index: faiss.Index) -> Any:
+    """The HNSW index inside an ``IndexIDMap2`` whose storage is plain float vectors, else None:
+    the indexes whose checkpoint leaves the vectors out."""
+    if not isinstance(index, faiss.IndexIDMap2):
+        return None
+    inner = faiss.downcast_index(index.index)
+    return inner if isinstance(inner, faiss.IndexHNSWFlat) else None
+
+
+def _write_graph_only(index: faiss.Index, graph: Any, out: Any) -> None:
+    """The bytes FAISS writes for the ``IndexIDMap2``, except that the inner HNSW index is written
+    with ``IO_FLAG_SKIP_STORAGE`` (FAISS does not pass the flag through the id map itself)."""
+    out(idmap2_header(index))
+    writer = faiss.PyCallbackIOWriter(out)  # type: ignore[attr-defined]
+    faiss.write_index(graph, writer, faiss.IO_FLAG_SKIP_STORAGE)  # type: ignore[attr-defined]
+    del writer  # flushes its buffer before the id map follows
+    id_map: Any = index  # an IndexIDMap2 (the stubs type it as Index)
+    ids = faiss.vector_to_array(id_map.id_map).astype("<i8")
+    out(struct.pack("<Q", len(ids)) + ids.tobytes())
+
+
+def idmap2_header(index: faiss.Index) -> bytes:
+    """FAISS's ``IxM2`` fourcc and index header (d, ntotal, two reserved words, is_trained,
+    metric) — `tests/store/test_vector_file.py` checks it against FAISS's own serialization."""
+    if index.metric_type > 1:  # METRIC_INNER_PRODUCT / L2: no metric argument follows
+        raise ValueError(
+            f"graph-only checkpoints support IP and L2 metrics, not {index.metric_type}"
+        )
+    reserved = 1 << 20
+    return struct.pack(
+        "<4siqqqBi",
+        b"IxM2",
+        index.d,
+        index.ntotal,
+        reserved,
+        reserved,
+        index.is_trained,
+        index.metric_type,
+    )
+
+
+def attach_storage(index: faiss.Index, vectors: np.ndarray) -> None:
+    """Give a graph-only HNSW index read from a checkpoint its vectors back (the rows of its id
+    map, in that order); FAISS then owns them."""
+    wrapper: Any = index  # an IndexIDMap2 around an IndexHNSWFlat (the stubs type them Index)
+    graph: Any = faiss.downcast_index(wrapper.index)
+    storage: Any = faiss.IndexFlat(index.d, graph.metric_type)
+    storage.add(np.ascontiguousarray(vectors, dtype=np.float32))  # type: ignore[call-arg]
+    graph.storage = storage
+    storage.this.disown()
+    graph.own_fields = True
 
 
 def read_index_file(path: Path, recorded: dict[str, Any] | None, dim: int) -> faiss.Index:
@@ -64,7 +129,9 @@ def read_index_file(path: Path, recorded: dict[str, Any] | None, dim: int) -> fa
             return chunk
 
         try:
-            index = faiss.read_index(faiss.PyCallbackIOReader(read, READ_BLOCK))  # type: ignore[attr-defined]
+            flags = faiss.IO_FLAG_SKIP_STORAGE if recorded and recorded.get("graph_only") else 0  # type: ignore[attr-defined]
+            reader = faiss.PyCallbackIOReader(read, READ_BLOCK)  # type: ignore[attr-defined]
+            index = faiss.read_index(reader, flags)
         except RuntimeError as err:
             if recorded is not None and _rest_digest(handle, digest) != recorded["sha256"]:
                 raise IndexFileError(

@@ -15,7 +15,10 @@ from typing import Any
 import faiss
 import numpy as np
 
+from mixsearch.store import db
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.validation import names
+from mixsearch.store.vector_file import Segment, VectorMap, affected_range
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,10 @@ class StoreSnapshot:
     index: faiss.Index | None  # the loaded index of that generation
     dead: np.ndarray  # removed ids the index still holds, masked (HNSW)
     conn: sqlite3.Connection  # inside a read snapshot of that generation: SELECTs only
-    index_file: Path  # the committed checkpoint file
+    index_file: Path | None  # the committed checkpoint file (None: Flat, filled from vectors)
     vectors_for: Callable[[np.ndarray], np.ndarray]  # stored vectors by FAISS id
+    vectors: VectorMap | None  # the committed rows of the vector file
+    vector_segments: list[Segment]  # their recorded checksums
 
     @property
     def dim(self) -> int:
@@ -36,6 +41,10 @@ class StoreSnapshot:
 
 
 SAMPLE_RECONSTRUCT = 64
+NOT_REPAIRABLE = (
+    "(not repairable: the vector file is their one copy; restore the store from a backup, or "
+    "remove those documents and index them again)"
+)
 
 
 @dataclass
@@ -46,6 +55,7 @@ class IntegrityReport:
     notes: list[str] = field(default_factory=list)
     documents: int = 0
     index_total: int = 0
+    vectors_damaged: bool = False  # a rebuild would index the damaged vectors: not repaired
 
     @property
     def ok(self) -> bool:
@@ -94,19 +104,7 @@ def _check_table(store: StoreSnapshot, table_ids: np.ndarray, report: IntegrityR
         report.problems.append(
             f"modality counts {meta['modality_counts']} != table counts {by_modality}"
         )
-    bad_blobs = conn.execute(
-        "SELECT count(*) FROM vectors WHERE length(vector) != ?", (4 * store.dim,)
-    ).fetchone()[0]
-    n_vectors = conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
-    unmatched = conn.execute(
-        "SELECT count(*) FROM docs WHERE faiss_id NOT IN (SELECT faiss_id FROM vectors)"
-    ).fetchone()[0]
-    if n_vectors != len(table_ids) or unmatched:
-        report.problems.append(
-            f"{n_vectors} stored vectors for {len(table_ids)} documents ({unmatched} without one)"
-        )
-    if bad_blobs:
-        report.problems.append(f"{bad_blobs} stored vectors do not have {store.dim} float32 values")
+    _check_vector_rows(store, report)
     if len(table_ids) and table_ids.max() >= meta["next_faiss_id"]:
         report.problems.append("a FAISS id in the table is not below next_faiss_id")
     live_dead = conn.execute(
@@ -114,6 +112,37 @@ def _check_table(store: StoreSnapshot, table_ids: np.ndarray, report: IntegrityR
     ).fetchone()[0]
     if live_dead:
         report.problems.append(f"{live_dead} ids are both live documents and marked dead")
+
+
+def _check_vector_rows(store: StoreSnapshot, report: IntegrityReport) -> None:
+    """The vector file covers every committed row and matches the recorded checksums."""
+    rows = int(store.meta["next_faiss_id"])
+    covered = sum(n for _, n, _ in store.vector_segments)
+    starts = [first for first, _, _ in store.vector_segments]
+    if covered != rows or starts != sorted(set(starts)):
+        report.problems.append(f"checksums recorded for {covered} vector rows, {rows} committed")
+    if store.vectors is None:
+        return
+    damaged = store.vectors.damaged_segments(store.vector_segments)
+    if damaged:
+        report.problems.append(
+            damaged_rows_message(store.conn, store.vectors.path.name, damaged)
+            + " "
+            + NOT_REPAIRABLE
+        )
+        report.vectors_damaged = True
+
+
+def damaged_rows_message(
+    conn: sqlite3.Connection, name: str, damaged: list[tuple[int, int]]
+) -> str:
+    """What a vector file whose rows differ from their checksums affects: rows and documents."""
+    docs = [d for first, n in damaged for d in db.doc_ids_in_rows(conn, first, n)]
+    rows = ", ".join(affected_range(seg) for seg in damaged)
+    return (
+        f"vector file {name} differs from the checksums its commits recorded ({rows}): the "
+        f"vectors of {len(docs)} document(s) are damaged" + (f": {names(docs)}" if docs else "")
+    )
 
 
 def _check_index(store: StoreSnapshot, table_ids: np.ndarray, report: IntegrityReport) -> None:
@@ -159,8 +188,10 @@ def _check_vectors(store: StoreSnapshot, ids: np.ndarray, report: IntegrityRepor
 
 def _check_files(store: StoreSnapshot, report: IntegrityReport) -> None:
     meta, committed = store.meta, store.index_file
-    if meta["index_spec_resolved"] is not None and not committed.is_file():
+    if meta["index_spec_resolved"] is not None and committed and not committed.is_file():
         report.problems.append(f"committed index file {committed.name} is missing")
-    stale = sorted(f.name for f in store.path.glob("index.*.faiss*") if f.name != committed.name)
+    keep = {committed.name if committed else None, meta["vector_file"]}
+    found = [*store.path.glob("index.*.faiss*"), *store.path.glob("vectors.*.f32*")]
+    stale = sorted(f.name for f in found if f.name not in keep)
     if stale:
         report.notes.append(f"stale files (removed by the next writer): {', '.join(stale)}")

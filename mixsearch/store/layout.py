@@ -30,7 +30,8 @@ CREATING_NAME = "creating"  # marker: a creation was started here and has not co
 ALIGNMENT_DIR = "alignment"  # written by the engine; its fingerprint is in the meta commit
 _STORE_FILE = re.compile(
     rf"^({re.escape(DB_NAME)}(-wal|-shm|-journal)?|{re.escape(MANIFEST_NAME)}(\.tmp)?"
-    rf"|{LOCK_NAME}|{CREATING_NAME}|index\.\d+\.faiss(\.tmp)?|{ALIGNMENT_DIR})$"
+    rf"|{LOCK_NAME}|{CREATING_NAME}|index\.\d+\.faiss(\.tmp)?|vectors\.\d+\.f32(\.tmp)?"
+    rf"|{ALIGNMENT_DIR})$"
 )
 
 

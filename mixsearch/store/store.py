@@ -299,9 +299,10 @@ class Store:
 
     def compact(self, index_spec: str | None = None) -> None:
         """Rebuild the index from the stored vectors (re-resolving ``auto``, or switching to
-        ``index_spec``), drop removed ids, then VACUUM."""
+        ``index_spec``), drop removed ids and their vector rows (a new vector file), then
+        VACUUM."""
         with self._commits.writing():
-            self._commits.rebuild(index_spec)
+            self._commits.rebuild(index_spec, rewrite_vectors=True)
             self._commits.conn.execute("VACUUM")
 
     def rebuild(self, index_spec: str | None = None) -> None:
@@ -392,17 +393,21 @@ class Store:
             self._live.hits.load(self._conn, self.generation)
 
     def vectors_for(self, faiss_ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """The exact stored vectors [n, dim] in the order of ``faiss_ids``."""
-        ids = [int(i) for i in faiss_ids]
-        found = db.vectors_by_faiss_id(self._conn, ids, self.dim)
-        validation.refuse_unknown(self.path, ids, found)
-        if not ids:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return np.stack([found[i] for i in ids])
+        """The exact stored vectors [n, dim] in the order of ``faiss_ids`` (read from the vector
+        file; a removed document's row is kept until `compact`)."""
+        ids = np.asarray(faiss_ids, dtype=np.int64).reshape(-1)
+        try:
+            return self._commits.vectors.rows(ids)
+        except IndexError:
+            bound = int(db.read_meta(self._conn)["next_faiss_id"])
+            validation.refuse_unknown(self.path, ids.tolist(), range(bound))
+            raise
 
     def iter_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All stored (faiss_ids, vectors) in chunks of at most 50k rows, in id order."""
-        return db.iter_vectors(self._conn, self.dim)
+        """All stored (faiss_ids, vectors) of documents in chunks of at most 50k rows, in id
+        order."""
+        for ids in db.iter_ids(self._conn):
+            yield ids, self._commits.vectors.rows(ids)
 
     def all_ids(self) -> np.ndarray:
         """Every document's FAISS id, sorted."""
@@ -434,11 +439,8 @@ class Store:
         return found
 
     def _present_vectors(self, faiss_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = db.vectors_by_faiss_id(self._conn, faiss_ids, self.dim)
-        ids = np.fromiter((i for i in faiss_ids.tolist() if i in found), np.int64)
-        if not len(ids):
-            return ids, np.empty((0, self.dim), np.float32)
-        return ids, np.stack([found[i] for i in ids.tolist()])
+        ids = db.present_ids(self._conn, faiss_ids)
+        return ids, self._commits.vectors.rows(ids)
 
     def search(
         self,
@@ -501,7 +503,9 @@ class Store:
                 index=self._live.index,
                 dead=self._live.dead,
                 conn=commits.conn,
-                index_file=commits.index_file(commits.meta["index_generation"]),
+                index_file=commits.committed_index_file(commits.meta),
+                vectors=commits.vectors.current,
+                vector_segments=db.read_segments(commits.conn),
                 vectors_for=self.vectors_for,
             )
 

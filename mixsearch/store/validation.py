@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def _normalised(path: Path, records: list[DocRecord], vecs: np.ndarray) -> np.nd
     return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-def refuse_unknown(path: Path, ids: list[int], found: dict) -> None:
+def refuse_unknown(path: Path, ids: list[int], found: Container[int]) -> None:
     unknown = [i for i in dict.fromkeys(ids) if i not in found]
     if unknown:
         raise StoreInputError(f"{path}: unknown FAISS id(s) {names(unknown)}")

@@ -15,6 +15,7 @@ from mixsearch.engine import Engine
 from mixsearch.store.layout import claim_new_store
 
 DIM, N = 16, 150
+INDEX_WITH_CHECKPOINT = "HNSW16"  # a Flat index has no checkpoint: it is filled from the vectors
 
 
 def _store(path: Path, seed: int = 0, index: str = "Flat") -> np.ndarray:
@@ -64,7 +65,7 @@ def _truncate(file: Path) -> None:
 
 def _foreign(file: Path) -> None:
     other = file.parents[1] / "other"
-    _store(other, seed=9)
+    _store(other, seed=9, index=INDEX_WITH_CHECKPOINT)
     (theirs,) = other.glob("index.*.faiss")
     shutil.copyfile(theirs, file)
 
@@ -72,7 +73,7 @@ def _foreign(file: Path) -> None:
 @pytest.mark.parametrize("damage", [_flip, _truncate, _foreign, Path.unlink])
 def test_a_damaged_index_is_found_and_rebuilt(tmp_path: Path, capsys, damage) -> None:
     path = tmp_path / "s"
-    vectors = _store(path)
+    vectors = _store(path, index=INDEX_WITH_CHECKPOINT)
     (index,) = path.glob("index.*.faiss")
     damage(index)
 
