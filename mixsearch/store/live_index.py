@@ -104,6 +104,7 @@ class LiveIndex:
         sp = self._parameters.get(key)
         if sp is None:
             use = stored_params() if params is None else spec_mod.check_search_params(params)
+            selector: Any
             if resolved is not None:
                 selector = resolved.selector  # built from live rows: no dead ids in it
             else:
