@@ -2,7 +2,7 @@
 
 A `LiveIndex` holds the in-memory index of the committed generation the store has loaded, the
 removed ids an HNSW graph still holds (masked by a selector), the FAISS parameter objects of
-unfiltered searches, the resolved filters (`filters.FilterCache`) and the hit lookup
+its searches, the IVF lists each filter's documents lie in (`filtered_probes`), the resolved filters (`filters.FilterCache`) and the hit lookup
 (`hit_table.HitRows`). The commit machinery (`commits.Commits`) replaces its index on load and
 updates it on commit; `Store` searches it.
 """
@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.filtered_probes import ListProbes, search_probing_allowed_lists
 from mixsearch.store.filters import FilterCache, ResolvedFilter
 from mixsearch.store.hit_table import HitRows
 
@@ -82,6 +83,9 @@ class LiveIndex:
             )
         if allowed_ids is None or isinstance(allowed_ids, ResolvedFilter):
             sp = self._cached_parameters(stored_params, params, k, allowed_ids)
+            if allowed_ids is not None and isinstance(self.index, faiss.IndexIVF):
+                probes = self._list_probes(allowed_ids)
+                return search_probing_allowed_lists(self.index, q, k, sp, probes)
         else:
             use = stored_params() if params is None else spec_mod.check_search_params(params)
             keep: list[Any] = []  # FAISS selectors do not own their arrays: keep them alive
@@ -89,6 +93,15 @@ class LiveIndex:
                 self.traits, use, k, self._selector(allowed_ids, keep)
             )
         return self.index.search(q, k, params=sp)
+
+    def _list_probes(self, resolved: ResolvedFilter) -> ListProbes:
+        """The IVF lists holding the filter's documents, found once per filter and index."""
+        key = ("lists", resolved)
+        probes = self._parameters.get(key)
+        if probes is None:
+            assert isinstance(self.index, faiss.IndexIVF)
+            probes = self._parameters[key] = ListProbes(self.index, resolved)
+        return probes
 
     def _cached_parameters(
         self,

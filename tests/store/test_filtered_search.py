@@ -4,6 +4,7 @@ selectivities 40 % (a modality, correlated with the geometry as CLIP's modality 
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -131,6 +132,40 @@ def test_unwidened_filtered_search_loses_recall(stores, monkeypatch):
     monkeypatch.setattr(planner, "IVF_WIDEN", 1e-9)
     found = search(stores["IVF64,Flat"], "40%")
     assert recall(found, exact_filtered(allowed_mask("40%"))) < 0.9
+
+
+def test_ivf_probes_the_lists_holding_the_filtered_documents(tmp_path, monkeypatch):
+    """A filter correlated with the geometry leaves the query's nearest IVF lists empty of its
+    documents (here a wide modality gap: k-means puts the modalities in separate lists): the
+    engine probes the nearest lists that hold some (`filtered_probes`), so the same nprobe finds
+    what probing the nearest lists misses."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    gap = np.zeros(DIM)
+    gap[0] = 8.0
+    modality = rng.choice(2, size=n)  # 0 text, 1 image
+    centers = rng.normal(size=(16, DIM))
+    vectors = unit(
+        centers[rng.integers(0, 16, n)] + np.outer(modality, gap) + 0.3 * rng.normal(size=(n, DIM))
+    )
+    queries = unit(centers[rng.integers(0, 16, 40)] + 0.3 * rng.normal(size=(40, DIM)))
+    images = np.flatnonzero(modality == 1)
+    truth = images[np.argsort(-(queries @ vectors[images].T), axis=1)[:, :K]]
+    docs = [
+        DocRecord(f"d{i}", Modality(int(m)), None, None, {}, str(i)) for i, m in enumerate(modality)
+    ]
+    monkeypatch.setattr(planner, "EXACT_MAX_BYTES", 0)
+    monkeypatch.setattr(planner, "IVF_WIDEN", 1e-9)  # the planner keeps the stored nprobe
+    with Store.create(tmp_path / "s", dim=DIM, index_spec="IVF32,Flat") as store:
+        store.add(docs, vectors)
+        store.set_search_params({"nprobe": 2})
+        resolved = store.resolve_filter(modality="image")
+        sp = faiss.SearchParametersIVF()
+        sp.sel, sp.nprobe = resolved.selector, 2
+        nearest = store.index.search(queries, K, params=sp)[1]  # the nearest 2 lists
+        probed = top_k(store, queries, K, modality="image")[1]
+    assert np.isin(probed[probed >= 0], images).all()
+    assert recall(nearest, truth) < 0.75 and recall(probed, truth) >= 0.9
 
 
 def test_planner_scores_small_filters_exactly(stores):
