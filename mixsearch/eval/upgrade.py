@@ -23,13 +23,8 @@ import numpy as np
 
 from mixsearch.documents import Modality
 from mixsearch.errors import MixsearchError
-from mixsearch.eval.embeddings import (
-    DEFAULT_DEPTH,
-    check_shared_space,
-    evaluate_run,
-    rank_documents,
-    summarize_runs,
-)
+from mixsearch.eval.embeddings import DEFAULT_DEPTH, check_shared_space
+from mixsearch.eval.run_scoring import evaluate_run, rank_documents, summarize_runs
 from mixsearch.fusion import document_vectors, l2_normalize
 
 UPGRADE_METHODS = ("none", "procrustes", "auto", "lstsq")

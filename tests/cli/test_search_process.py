@@ -87,3 +87,13 @@ def test_head_sees_the_first_line(text_store: Path) -> None:
     )
     assert done.stdout == "query: a dog\n"
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("module", ["mixsearch", "mixsearch.cli"])
+def test_both_module_entry_points_run_the_cli(module: str) -> None:
+    from mixsearch import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and __version__ in done.stdout
