@@ -106,6 +106,11 @@ class Commits:
             self.held_lock.close()
             self.held_lock = None
 
+    def close_files(self) -> None:
+        """Close the connection and the vector map (not left to the garbage collector)."""
+        self.vectors.close()
+        self.conn.close()
+
     def search_params(self) -> dict[str, int]:
         """Stored (tuned) parameters, else the defaults for the index kind."""
         stored = self.meta.get("search_params")
@@ -465,12 +470,16 @@ class Commits:
                 self._load_snapshot()
                 return
             except FileNotFoundError as err:
-                # A writer checkpointed and deleted our snapshot's file: take a newer snapshot.
+                # A writer checkpointed or compacted and deleted our snapshot's file: take a
+                # newer snapshot; still missing under fresh ones, the file is lost.
                 if attempt == 4:
-                    raise self.damaged(
-                        f"its committed index file {Path(str(err)).name} is missing"
-                    ) from None
+                    raise self._missing(Path(err.filename or str(err)).name) from None
                 time.sleep(0.05)
+
+    def _missing(self, name: str) -> StoreDamagedError:
+        if name == self.meta.get("vector_file"):
+            return self.vectors.damaged(f"its vector file {name} is missing")
+        return self.damaged(f"its committed index file {name} is missing")
 
     def _load_snapshot(self) -> None:
         self.conn.execute("BEGIN")  # one read snapshot (WAL) for meta, file name and rows
@@ -480,6 +489,7 @@ class Commits:
                 raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
             refuse_other_format(self.path, meta)
             self.meta = meta
+            crash_point("load-meta-read")
             self.vectors.map(meta)
             index = None
             if meta["index_spec_resolved"] is not None and not self._skip_index:

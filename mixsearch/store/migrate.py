@@ -64,14 +64,16 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     gen = meta["generation"] + 1
     dim = int(meta["dim"])
     name = vector_file.file_name(gen)
+    index = _legacy_index(path, conn, meta)
+    doc_ids = db.all_ids(conn)
+    kept = _masked_graph_ids(index, doc_ids)
     segments = vector_file.write_whole_file(
         path / name,
         dim,
         meta["next_faiss_id"],
-        db.all_ids(conn),
-        lambda ids: _blobs(conn, ids, dim),
+        np.union1d(doc_ids, kept),
+        lambda ids: _stored_rows(conn, index, ids, kept, dim),
     )
-    index = _legacy_index(path, conn, meta)
     updates: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "vector_file": name,
@@ -107,6 +109,28 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
         "documents": meta["count"],
         "vector_file": name,
     }
+
+
+def _masked_graph_ids(index: faiss.Index | None, doc_ids: np.ndarray) -> np.ndarray:
+    """Removed ids an HNSW graph still holds (masked at search): the graph-only checkpoint gets
+    its vectors back from the vector file at open, so their rows must be kept too, or the graph
+    would route searches through zero vectors."""
+    if index is None or index_file.graph_of(index) is None:
+        return np.empty(0, np.int64)
+    return np.setdiff1d(spec_mod.index_ids(index), doc_ids)
+
+
+def _stored_rows(
+    conn: sqlite3.Connection, index: Any, ids: np.ndarray, kept: np.ndarray, dim: int
+) -> np.ndarray:
+    """Rows of ``ids``: documents' BLOBs; removed graph nodes (format 1 dropped their BLOBs)
+    from the legacy index's own full-vector storage."""
+    in_graph_only = np.isin(ids, kept)
+    rows = np.empty((len(ids), dim), np.float32)
+    rows[~in_graph_only] = _blobs(conn, ids[~in_graph_only], dim)
+    for row, fid in zip(np.flatnonzero(in_graph_only), ids[in_graph_only], strict=True):
+        rows[row] = index.reconstruct(int(fid))
+    return rows
 
 
 def _blobs(conn: sqlite3.Connection, ids: np.ndarray, dim: int) -> np.ndarray:
