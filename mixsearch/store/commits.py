@@ -56,7 +56,7 @@ from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.committed_vectors import CommittedVectors
 from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.damage import StoreDamagedError
-from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
+from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME, stale_files
 from mixsearch.store.live_index import LiveIndex, live_count_problem
 from mixsearch.vectors import atomic_write_text
 
@@ -513,7 +513,8 @@ class Commits:
         """The committed index: checkpoint (or an empty Flat index) + the rows added after it."""
         if self.committed_index_file(meta) is None:
             self.vectors.check(meta)  # searched as they are
-            index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, _NO_SAMPLE).index
+            no_sample = np.empty((0, self.dim), np.float32)  # a Flat index needs no training
+            index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, no_sample).index
             self._add_rows(index)
             return index
         index = self._read_checkpoint(meta)
@@ -552,11 +553,8 @@ class Commits:
             except BlockingIOError:
                 return
             committed = db.read_meta(self.conn)
-            index = self.committed_index_file(committed)
-            keep = {committed["vector_file"], index.name if index is not None else None}
-            for f in [*self.path.glob("index.*.faiss*"), *self.path.glob("vectors.*.f32*")]:
-                if f.name not in keep:
-                    _unlink_quietly(f)
+            for f in stale_files(self.path, committed, self.committed_index_file(committed)):
+                _unlink_quietly(f)
             vector_file.cut_uncommitted_tail(
                 self.vectors.file(committed), committed["next_faiss_id"], self.dim
             )
@@ -577,9 +575,6 @@ def write_checkpoint_file(index: faiss.Index, final: Path) -> dict[str, Any]:
     if spec_mod.is_exact(index):
         return {"name": None, "ntotal": int(index.ntotal)}
     return index_file.write_index_file(index, final)
-
-
-_NO_SAMPLE = np.empty((0, 1), np.float32)  # a Flat index needs no training
 
 
 def refuse_other_format(path: Path, meta: dict[str, Any]) -> None:

@@ -86,10 +86,7 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     crash_point("migrate-files-written")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS vector_segments (first_row INTEGER PRIMARY KEY, "
-            "rows INTEGER NOT NULL, sha256 TEXT NOT NULL)"
-        )
+        db.add_missing_tables(conn)
         db.insert_segments(conn, segments)
         conn.execute("DROP TABLE vectors")
         if index is not None and spec_mod.is_removable(index):
@@ -145,6 +142,12 @@ def _blobs(conn: sqlite3.Connection, ids: np.ndarray, dim: int) -> np.ndarray:
     if missing:
         raise StoreCorruptError(
             f"format-1 store: no stored vector for FAISS id(s) {validation.names(missing)}"
+        )
+    wrong = [int(i) for i in ids if len(rows[int(i)]) != dim * 4]
+    if wrong:
+        raise StoreCorruptError(
+            f"format-1 store: the stored vector of FAISS id(s) {validation.names(wrong)} is not "
+            f"{dim} float32 values; not migrated"
         )
     return np.frombuffer(b"".join(rows[int(i)] for i in ids), np.float32).reshape(-1, dim)
 

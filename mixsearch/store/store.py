@@ -396,7 +396,7 @@ class Store:
         """The exact stored vectors [n, dim] in the order of ``faiss_ids``; ids that are not
         documents now (never stored, or removed: their rows stay in the vector file until
         `compact`, then read as zeros) are an error, as in `records`."""
-        ids = np.asarray(faiss_ids, dtype=np.int64).reshape(-1)
+        ids = validation.faiss_id_array(self.path, faiss_ids)
         present = db.present_ids(self._conn, ids)
         if len(present) != len(np.unique(ids)):
             validation.refuse_unknown(self.path, ids.tolist(), set(present.tolist()))

@@ -47,6 +47,8 @@ def test_vectors_for_refuses_removed_documents_before_and_after_compact(
         with pytest.raises(StoreInputError, match="unknown FAISS id.*999"):
             store.vectors_for([999])
         np.testing.assert_array_equal(store.vectors_for([8, 3]), vectors[[8, 3]])
+        with pytest.raises(StoreInputError, match="FAISS ids must be integers"):
+            store.vectors_for(["d8"])
 
 
 def test_a_reader_racing_a_compact_loads_the_new_vector_file(tmp_path: Path) -> None:
