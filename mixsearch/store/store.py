@@ -35,6 +35,7 @@ from mixsearch.store.hit_table import HitTable
 from mixsearch.store.integrity import IntegrityReport, StoreSnapshot, check_store
 from mixsearch.store.layout import DB_NAME
 from mixsearch.store.live_index import LiveIndex
+from mixsearch.store.present_ids import PresentIds
 
 __all__ = ["FORMAT_VERSION", "Store", "StoreDamagedError", "StoreError"]
 
@@ -48,6 +49,7 @@ class Store:
         self.path = path
         self.readonly = readonly  # opened by a read command: nothing on disk is ever changed
         self._live = LiveIndex()
+        self._present = PresentIds()  # which FAISS ids are documents (`vectors_for`)
         self._commits = Commits(path, self._live, readonly=readonly, skip_index=not load_index)
 
     # ---- creation and opening -------------------------------------------------------------
@@ -334,6 +336,7 @@ class Store:
             commits.close_files()
             commits.conn = None  # type: ignore[assignment]
             self._live.close()
+            self._present.clear()
 
     def __enter__(self) -> Store:
         return self
@@ -397,9 +400,9 @@ class Store:
         documents now (never stored, or removed: their rows stay in the vector file until
         `compact`, then read as zeros) are an error, as in `records`."""
         ids = validation.faiss_id_array(self.path, faiss_ids)
-        present = db.present_ids(self._conn, ids)
-        if len(present) != len(np.unique(ids)):
-            validation.refuse_unknown(self.path, ids.tolist(), set(present.tolist()))
+        unknown = self._present.unknown(self._conn, self.generation, len(self), ids)
+        if unknown:
+            raise StoreInputError(f"{self.path}: unknown FAISS id(s) {validation.names(unknown)}")
         return self._commits.vectors.rows(ids)
 
     def iter_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:

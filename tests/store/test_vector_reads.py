@@ -30,6 +30,13 @@ def _store(path: Path, spec: str, n: int = 200) -> np.ndarray:
     return vectors
 
 
+@pytest.fixture
+def hnsw(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """An HNSW store of 200 documents and their vectors."""
+    path = tmp_path / "s"
+    return path, _store(path, "HNSW16")
+
+
 @pytest.mark.parametrize("spec", ["Flat", "HNSW16"])
 def test_vectors_for_refuses_removed_documents_before_and_after_compact(
     tmp_path: Path, spec: str
@@ -49,6 +56,21 @@ def test_vectors_for_refuses_removed_documents_before_and_after_compact(
         np.testing.assert_array_equal(store.vectors_for([8, 3]), vectors[[8, 3]])
         with pytest.raises(StoreInputError, match="FAISS ids must be integers"):
             store.vectors_for(["d8"])
+
+
+def test_a_reader_refuses_documents_another_process_removed_since_its_load(
+    hnsw: tuple[Path, np.ndarray],
+) -> None:
+    path, vectors = hnsw
+    with Store.open(path, readonly=True) as reader:
+        for _ in range(20):  # enough checks for the reader to keep its own id bitmap
+            np.testing.assert_array_equal(reader.vectors_for([5, 6]), vectors[[5, 6]])
+        with Store.open(path) as writer:
+            writer.remove(["d5"])
+        for _ in range(3):  # the first check after the commit, and the ones after it
+            with pytest.raises(StoreInputError, match="unknown FAISS id.*5"):
+                reader.vectors_for([6, 5])
+        np.testing.assert_array_equal(reader.vectors_for([6]), vectors[[6]])
 
 
 def test_a_reader_racing_a_compact_loads_the_new_vector_file(tmp_path: Path) -> None:
@@ -106,10 +128,9 @@ def _continue_until_exit(proc: subprocess.Popen) -> str:
 
 
 def test_a_long_lived_reader_does_not_map_a_file_compacted_after_its_load(
-    tmp_path: Path,
+    hnsw: tuple[Path, np.ndarray],
 ) -> None:
-    path = tmp_path / "s"
-    vectors = _store(path, "HNSW16")
+    path, vectors = hnsw
     with Store.open(path, readonly=True) as reader:
         loaded_file = reader._commits.vectors.current.path  # type: ignore[union-attr]
         with Store.open(path) as writer:
