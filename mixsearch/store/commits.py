@@ -56,7 +56,7 @@ from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.committed_vectors import CommittedVectors
 from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.damage import StoreDamagedError
-from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME
+from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME, stale_files
 from mixsearch.store.live_index import LiveIndex, live_count_problem
 from mixsearch.vectors import atomic_write_text
 
@@ -105,6 +105,11 @@ class Commits:
         if self.held_lock is not None:
             self.held_lock.close()
             self.held_lock = None
+
+    def close_files(self) -> None:
+        """Close the connection and the vector map (not left to the garbage collector)."""
+        self.vectors.close()
+        self.conn.close()
 
     def search_params(self) -> dict[str, int]:
         """Stored (tuned) parameters, else the defaults for the index kind."""
@@ -465,12 +470,16 @@ class Commits:
                 self._load_snapshot()
                 return
             except FileNotFoundError as err:
-                # A writer checkpointed and deleted our snapshot's file: take a newer snapshot.
+                # A writer checkpointed or compacted and deleted our snapshot's file: take a
+                # newer snapshot; still missing under fresh ones, the file is lost.
                 if attempt == 4:
-                    raise self.damaged(
-                        f"its committed index file {Path(str(err)).name} is missing"
-                    ) from None
+                    raise self._missing(Path(err.filename or str(err)).name) from None
                 time.sleep(0.05)
+
+    def _missing(self, name: str) -> StoreDamagedError:
+        if name == self.meta.get("vector_file"):
+            return self.vectors.damaged(f"its vector file {name} is missing")
+        return self.damaged(f"its committed index file {name} is missing")
 
     def _load_snapshot(self) -> None:
         self.conn.execute("BEGIN")  # one read snapshot (WAL) for meta, file name and rows
@@ -480,6 +489,7 @@ class Commits:
                 raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
             refuse_other_format(self.path, meta)
             self.meta = meta
+            crash_point("load-meta-read")
             self.vectors.map(meta)
             index = None
             if meta["index_spec_resolved"] is not None and not self._skip_index:
@@ -503,7 +513,8 @@ class Commits:
         """The committed index: checkpoint (or an empty Flat index) + the rows added after it."""
         if self.committed_index_file(meta) is None:
             self.vectors.check(meta)  # searched as they are
-            index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, _NO_SAMPLE).index
+            no_sample = np.empty((0, self.dim), np.float32)  # a Flat index needs no training
+            index = spec_mod.build_index(meta["index_spec_resolved"], self.dim, no_sample).index
             self._add_rows(index)
             return index
         index = self._read_checkpoint(meta)
@@ -542,11 +553,8 @@ class Commits:
             except BlockingIOError:
                 return
             committed = db.read_meta(self.conn)
-            index = self.committed_index_file(committed)
-            keep = {committed["vector_file"], index.name if index is not None else None}
-            for f in [*self.path.glob("index.*.faiss*"), *self.path.glob("vectors.*.f32*")]:
-                if f.name not in keep:
-                    _unlink_quietly(f)
+            for f in stale_files(self.path, committed, self.committed_index_file(committed)):
+                _unlink_quietly(f)
             vector_file.cut_uncommitted_tail(
                 self.vectors.file(committed), committed["next_faiss_id"], self.dim
             )
@@ -567,9 +575,6 @@ def write_checkpoint_file(index: faiss.Index, final: Path) -> dict[str, Any]:
     if spec_mod.is_exact(index):
         return {"name": None, "ntotal": int(index.ntotal)}
     return index_file.write_index_file(index, final)
-
-
-_NO_SAMPLE = np.empty((0, 1), np.float32)  # a Flat index needs no training
 
 
 def refuse_other_format(path: Path, meta: dict[str, Any]) -> None:

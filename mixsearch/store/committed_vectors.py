@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from mixsearch.errors import StoreError
 from mixsearch.store import db, vector_file
 from mixsearch.store.damage import VectorsDamagedError
 from mixsearch.store.integrity import NOT_REPAIRABLE, damaged_rows_message
@@ -27,7 +28,9 @@ class CommittedVectors:
         return self.path / meta["vector_file"]
 
     def map(self, meta: dict[str, Any]) -> None:
-        """Map the committed rows of ``meta`` (after a commit or a load)."""
+        """Map the committed rows of ``meta`` (after a commit or a load). A missing file is
+        FileNotFoundError: a compact may have replaced it since ``meta`` was read, so the caller
+        retries with a newer snapshot before calling it lost."""
         try:
             self.current = vector_file.VectorMap(
                 self.file(meta), meta["dim"], meta["next_faiss_id"]
@@ -36,12 +39,35 @@ class CommittedVectors:
             raise self.damaged(str(err)) from None
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
-        """Stored vectors of FAISS ids; maps the rows another process committed since the loaded
-        state when asked for one of them."""
+        """Stored vectors of FAISS ids; maps the rows another process appended to the same file
+        since the loaded state when asked for one of them. A file compact wrote since then is
+        not mapped (it belongs to a newer generation than the reader's index): the reader
+        reopens (`StaleVectorsError`)."""
         assert self.current is not None
         if len(ids) and int(ids.max()) >= self.current.rows:
-            self.map(db.read_meta(self.conn))
+            self._grow(db.read_meta(self.conn))
         return self.current.gather(ids)
+
+    def _grow(self, latest: dict[str, Any]) -> None:
+        assert self.current is not None
+        if latest["vector_file"] != self.current.path.name:
+            raise StaleVectorsError(
+                f"{self.path}: another process compacted the store since it was loaded "
+                f"(vector file {latest['vector_file']}, not {self.current.path.name}); "
+                "open it again to read the documents added since"
+            )
+        try:
+            self.map(latest)
+        except FileNotFoundError:  # compacted and cleaned since the meta was read
+            raise StaleVectorsError(
+                f"{self.path}: another process compacted the store since it was loaded; open "
+                "it again to read the documents added since"
+            ) from None
+
+    def close(self) -> None:
+        """Drop the map (its mapping and file descriptor go with it unless a caller still
+        holds rows it returned as views — `gather` returns copies)."""
+        self.current = None
 
     def append(self, meta: dict[str, Any], vectors: np.ndarray) -> vector_file.Segment:
         """Append a commit's rows after ``meta``'s committed ones, durably (before its commit)."""
@@ -71,3 +97,7 @@ class CommittedVectors:
 
     def damaged(self, what: str) -> VectorsDamagedError:
         return VectorsDamagedError(f"{self.path}: {what} {NOT_REPAIRABLE}")
+
+
+class StaleVectorsError(StoreError):
+    """A long-lived reader asked for rows committed after a compact it has not loaded."""

@@ -2,8 +2,8 @@
 leaves a committed state or one that is refused and repaired on the next open.
 
 ``MIXSEARCH_CRASH_AT=NAME`` makes the process send itself ``MIXSEARCH_CRASH_SIGNAL`` (``KILL``
-by default, or ``INT``: Ctrl-C) when it reaches the moment ``NAME``. Unset (always, outside the
-tests), a crash point is one dictionary lookup.
+by default, ``INT``: Ctrl-C, or ``STOP``: paused until SIGCONT) when it reaches the moment
+``NAME``. Unset (always, outside the tests), a crash point is one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -33,8 +33,16 @@ MIGRATE_POINTS = (
 )
 
 
+# Read moments where the race tests pause a reader (``MIXSEARCH_CRASH_SIGNAL=STOP``: the test
+# changes the store, then sends SIGCONT).
+READ_POINTS = (
+    "load-meta-read",  # a load read the committed meta, its files not yet opened
+)
+
+SIGNALS = {"KILL": signal.SIGKILL, "INT": signal.SIGINT, "STOP": signal.SIGSTOP}
+
+
 def crash_point(name: str) -> None:
     if os.environ.get(ENV_AT) != name:
         return
-    sig = signal.SIGINT if os.environ.get(ENV_SIGNAL, "KILL") == "INT" else signal.SIGKILL
-    os.kill(os.getpid(), sig)
+    os.kill(os.getpid(), SIGNALS[os.environ.get(ENV_SIGNAL, "KILL")])

@@ -100,6 +100,14 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
+def add_missing_tables(conn: sqlite3.Connection) -> None:
+    """The tables and indexes an older format lacks, inside the caller's transaction
+    (``executescript`` would commit it first)."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
     return {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from mixsearch.store import db
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.layout import stale_files
 from mixsearch.store.validation import names
 from mixsearch.store.vector_file import Segment, VectorMap, affected_range
 
@@ -190,8 +191,6 @@ def _check_files(store: StoreSnapshot, report: IntegrityReport) -> None:
     meta, committed = store.meta, store.index_file
     if meta["index_spec_resolved"] is not None and committed and not committed.is_file():
         report.problems.append(f"committed index file {committed.name} is missing")
-    keep = {committed.name if committed else None, meta["vector_file"]}
-    found = [*store.path.glob("index.*.faiss*"), *store.path.glob("vectors.*.f32*")]
-    stale = sorted(f.name for f in found if f.name not in keep)
+    stale = [f.name for f in stale_files(store.path, dict(meta), committed)]
     if stale:
         report.notes.append(f"stale files (removed by the next writer): {', '.join(stale)}")

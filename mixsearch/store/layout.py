@@ -21,7 +21,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 DB_NAME = "store.sqlite"
 MANIFEST_NAME = "manifest.json"
@@ -197,3 +197,11 @@ def clear_interrupted_creation(path: Path) -> list[str]:
                 entry.unlink()
         removed.append(entry.name)
     return removed
+
+
+def stale_files(path: Path, meta: dict[str, Any], index_file: Path | None) -> list[Path]:
+    """Index and vector files (and their temp files) that the committed ``meta`` does not name:
+    left by an uncommitted or superseded generation, deleted by the next writer."""
+    keep = {meta["vector_file"], index_file.name if index_file is not None else None}
+    found = [*path.glob("index.*.faiss*"), *path.glob("vectors.*.f32*")]
+    return sorted(f for f in found if f.name not in keep)

@@ -64,14 +64,16 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     gen = meta["generation"] + 1
     dim = int(meta["dim"])
     name = vector_file.file_name(gen)
+    index = _legacy_index(path, conn, meta)
+    doc_ids = db.all_ids(conn)
+    kept = _masked_graph_ids(index, doc_ids)
     segments = vector_file.write_whole_file(
         path / name,
         dim,
         meta["next_faiss_id"],
-        db.all_ids(conn),
-        lambda ids: _blobs(conn, ids, dim),
+        np.union1d(doc_ids, kept),
+        lambda ids: _stored_rows(conn, index, ids, kept, dim),
     )
-    index = _legacy_index(path, conn, meta)
     updates: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "vector_file": name,
@@ -84,10 +86,7 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     crash_point("migrate-files-written")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS vector_segments (first_row INTEGER PRIMARY KEY, "
-            "rows INTEGER NOT NULL, sha256 TEXT NOT NULL)"
-        )
+        db.add_missing_tables(conn)
         db.insert_segments(conn, segments)
         conn.execute("DROP TABLE vectors")
         if index is not None and spec_mod.is_removable(index):
@@ -109,6 +108,28 @@ def _migrate_locked(path: Path, conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
+def _masked_graph_ids(index: faiss.Index | None, doc_ids: np.ndarray) -> np.ndarray:
+    """Removed ids an HNSW graph still holds (masked at search): the graph-only checkpoint gets
+    its vectors back from the vector file at open, so their rows must be kept too, or the graph
+    would route searches through zero vectors."""
+    if index is None or index_file.graph_of(index) is None:
+        return np.empty(0, np.int64)
+    return np.setdiff1d(spec_mod.index_ids(index), doc_ids)
+
+
+def _stored_rows(
+    conn: sqlite3.Connection, index: Any, ids: np.ndarray, kept: np.ndarray, dim: int
+) -> np.ndarray:
+    """Rows of ``ids``: documents' BLOBs; removed graph nodes (format 1 dropped their BLOBs)
+    from the legacy index's own full-vector storage."""
+    in_graph_only = np.isin(ids, kept)
+    rows = np.empty((len(ids), dim), np.float32)
+    rows[~in_graph_only] = _blobs(conn, ids[~in_graph_only], dim)
+    for row, fid in zip(np.flatnonzero(in_graph_only), ids[in_graph_only], strict=True):
+        rows[row] = index.reconstruct(int(fid))
+    return rows
+
+
 def _blobs(conn: sqlite3.Connection, ids: np.ndarray, dim: int) -> np.ndarray:
     """The format-1 BLOB vectors of ``ids``, in that order."""
     rows = dict(
@@ -121,6 +142,12 @@ def _blobs(conn: sqlite3.Connection, ids: np.ndarray, dim: int) -> np.ndarray:
     if missing:
         raise StoreCorruptError(
             f"format-1 store: no stored vector for FAISS id(s) {validation.names(missing)}"
+        )
+    wrong = [int(i) for i in ids if len(rows[int(i)]) != dim * 4]
+    if wrong:
+        raise StoreCorruptError(
+            f"format-1 store: the stored vector of FAISS id(s) {validation.names(wrong)} is not "
+            f"{dim} float32 values; not migrated"
         )
     return np.frombuffer(b"".join(rows[int(i)] for i in ids), np.float32).reshape(-1, dim)
 

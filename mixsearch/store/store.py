@@ -35,6 +35,7 @@ from mixsearch.store.hit_table import HitTable
 from mixsearch.store.integrity import IntegrityReport, StoreSnapshot, check_store
 from mixsearch.store.layout import DB_NAME
 from mixsearch.store.live_index import LiveIndex
+from mixsearch.store.present_ids import PresentIds
 
 __all__ = ["FORMAT_VERSION", "Store", "StoreDamagedError", "StoreError"]
 
@@ -48,6 +49,7 @@ class Store:
         self.path = path
         self.readonly = readonly  # opened by a read command: nothing on disk is ever changed
         self._live = LiveIndex()
+        self._present = PresentIds()  # which FAISS ids are documents (`vectors_for`)
         self._commits = Commits(path, self._live, readonly=readonly, skip_index=not load_index)
 
     # ---- creation and opening -------------------------------------------------------------
@@ -113,7 +115,7 @@ class Store:
             store._commits.write_initial_meta(lock, asked)
         except BaseException:
             store._commits.held_lock = None  # the caller owns the lock on failure
-            store._commits.conn.close()
+            store._commits.close_files()
             raise
         return store
 
@@ -175,12 +177,12 @@ class Store:
             if not readonly:
                 commits.clean_stale_files_if_unlocked()
         except sqlite3.DatabaseError as err:
-            store._commits.conn.close()
+            store._commits.close_files()
             raise StoreCorruptError(
                 f"{path}: cannot read its document table {DB_NAME} ({err})"
             ) from None
         except BaseException:
-            store._commits.conn.close()
+            store._commits.close_files()
             raise
         return store
 
@@ -331,9 +333,10 @@ class Store:
                 self.checkpoint()
         finally:
             commits.release_lock()
-            commits.conn.close()
+            commits.close_files()
             commits.conn = None  # type: ignore[assignment]
             self._live.close()
+            self._present.clear()
 
     def __enter__(self) -> Store:
         return self
@@ -393,15 +396,14 @@ class Store:
             self._live.hits.load(self._conn, self.generation)
 
     def vectors_for(self, faiss_ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """The exact stored vectors [n, dim] in the order of ``faiss_ids`` (read from the vector
-        file; a removed document's row is kept until `compact`)."""
-        ids = np.asarray(faiss_ids, dtype=np.int64).reshape(-1)
-        try:
-            return self._commits.vectors.rows(ids)
-        except IndexError:
-            bound = int(db.read_meta(self._conn)["next_faiss_id"])
-            validation.refuse_unknown(self.path, ids.tolist(), range(bound))
-            raise
+        """The exact stored vectors [n, dim] in the order of ``faiss_ids``; ids that are not
+        documents now (never stored, or removed: their rows stay in the vector file until
+        `compact`, then read as zeros) are an error, as in `records`."""
+        ids = validation.faiss_id_array(self.path, faiss_ids)
+        unknown = self._present.unknown(self._conn, self.generation, len(self), ids)
+        if unknown:
+            raise StoreInputError(f"{self.path}: unknown FAISS id(s) {validation.names(unknown)}")
+        return self._commits.vectors.rows(ids)
 
     def iter_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All stored (faiss_ids, vectors) of documents in chunks of at most 50k rows, in id
@@ -492,11 +494,11 @@ class Store:
         and the connection inside one SQLite read snapshot. A store whose loaded generation is
         behind the committed one loads that first, so the view is of what is on disk."""
         commits = self._commits
-        if db.committed_generation(commits.conn) != self.generation:
-            commits.load()
         # inside a caller's read snapshot already (a server request): that one is used
         outer = commits.conn.in_transaction
-        with contextlib.nullcontext() if outer else self.read_snapshot():
+        if outer and db.committed_generation(commits.conn) != self.generation:
+            commits.load()
+        with contextlib.nullcontext() if outer else self._read_snapshot_of_loaded():
             yield StoreSnapshot(
                 path=self.path,
                 meta=dict(commits.meta),
@@ -508,6 +510,26 @@ class Store:
                 vector_segments=db.read_segments(commits.conn),
                 vectors_for=self.vectors_for,
             )
+
+    @contextlib.contextmanager
+    def _read_snapshot_of_loaded(self) -> Iterator[None]:
+        """A read snapshot of the generation loaded in memory (loading the committed one first):
+        a writer committing between the load and the snapshot would otherwise pair the loaded
+        vector map with checksums of rows it does not hold."""
+        conn = self._conn
+        for _ in range(5):
+            if db.committed_generation(conn) != self.generation:
+                self._commits.load()
+            conn.execute("BEGIN")
+            if db.committed_generation(conn) == self.generation:
+                break
+            conn.execute("COMMIT")  # a writer committed in between: load that one
+        else:
+            conn.execute("BEGIN")  # a writer that never stops: checks stay below the map's rows
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def read_snapshot(self) -> Iterator[int]:

@@ -58,6 +58,19 @@ def _normalised(path: Path, records: list[DocRecord], vecs: np.ndarray) -> np.nd
     return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
+def faiss_id_array(path: Path, faiss_ids: Any) -> np.ndarray:
+    """``faiss_ids`` as a flat int64 array, or one message saying why they are not FAISS ids."""
+    try:
+        ids = np.asarray(faiss_ids)
+    except ValueError as err:  # ragged nesting
+        raise StoreInputError(
+            f"{path}: FAISS ids must be a flat list of integers ({err})"
+        ) from None
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise StoreInputError(f"{path}: FAISS ids must be integers, got {ids.dtype} values")
+    return ids.astype(np.int64).reshape(-1)
+
+
 def refuse_unknown(path: Path, ids: list[int], found: Container[int]) -> None:
     unknown = [i for i in dict.fromkeys(ids) if i not in found]
     if unknown:

@@ -54,15 +54,20 @@ class VectorMap:
             raise IndexError(f"FAISS ids outside the {self.rows} committed vector rows")
         return np.ascontiguousarray(self._array[ids], dtype=np.float32)
 
-    def block(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` as a read-only view of the map."""
-        return self._array[start:stop]
-
     def damaged_segments(self, segments: Iterable[Segment]) -> list[tuple[int, int]]:
-        """(first row, rows) of every segment whose bytes differ from its recorded checksum."""
-        return [(first, n) for first, n, digest in segments if self._digest(first, n) != digest]
+        """(first row, rows) of every segment whose bytes differ from its recorded checksum;
+        segments past the mapped rows (committed after this map's state) are not checked."""
+        return [
+            (first, n)
+            for first, n, digest in segments
+            if first + n <= self.rows and self._digest(first, n) != digest
+        ]
 
     def _digest(self, first: int, n: int) -> str:
+        if first < 0 or first + n > self.rows:  # slicing would silently hash fewer rows
+            raise IndexError(
+                f"{self.path.name}: rows {first}-{first + n - 1} are past the {self.rows} mapped"
+            )
         digest = hashlib.sha256()
         for start in range(first, first + n, HASH_ROWS):
             digest.update(self._array[start : min(first + n, start + HASH_ROWS)].tobytes())
@@ -70,18 +75,20 @@ class VectorMap:
 
 
 def _map_rows(path: Path, dim: int, rows: int) -> np.ndarray:
+    """The map of ``rows`` rows; FileNotFoundError when the file is missing, which for a reader
+    may mean a compact replaced it after the reader read its name (a newer snapshot names the
+    new one), so only the caller can tell a race from damage."""
     if rows == 0:
         return np.empty((0, dim), np.float32)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise VectorFileError(f"its vector file {path.name} is missing") from None
-    if size < rows * dim * 4:
-        raise VectorFileError(
-            f"its vector file {path.name} holds {size // (dim * 4)} rows, its commits recorded "
-            f"{rows}"
-        )
-    return np.memmap(path, dtype=np.float32, mode="r", shape=(rows, dim))
+    # opened once: the size checked is that of the file mapped, even if it is unlinked between
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size < rows * dim * 4:
+            raise VectorFileError(
+                f"its vector file {path.name} holds {size // (dim * 4)} rows, its commits "
+                f"recorded {rows}"
+            )
+        return np.memmap(handle, dtype=np.float32, mode="r", shape=(rows, dim))
 
 
 def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment:
@@ -89,7 +96,6 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment
     left past them) and make them durable; the segment record to commit with them."""
     row_bytes = vectors.shape[1] * 4
     keep = committed_rows * row_bytes
-    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     with os.fdopen(fd, "r+b") as handle:
         size = os.fstat(fd).st_size
@@ -104,8 +110,11 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment
         handle.write(data)
         handle.flush()
         os.fsync(fd)
-    if created:
-        fsync_path(path.parent)  # the new name is durable before the commit that relies on it
+    if committed_rows == 0:
+        # the name must be durable before the commit that relies on it; a first commit syncs
+        # the directory even when the file was already there (made by a killed first writer
+        # whose directory entry may never have reached the disk)
+        fsync_path(path.parent)
     return committed_rows, len(vectors), hashlib.sha256(data).hexdigest()
 
 

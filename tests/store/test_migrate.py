@@ -12,12 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from mixsearch.cli.main import main
 from mixsearch.errors import StoreVersionError
-from mixsearch.store import Store
+from mixsearch.store import Store, db
+from mixsearch.store import index_spec as spec_mod
+from mixsearch.store import migrate as migrate_mod
 from mixsearch.store.crashpoints import ENV_AT, MIGRATE_POINTS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "stores" / "format1"
@@ -103,3 +106,33 @@ def test_a_migration_killed_midway_leaves_one_format_and_can_be_rerun(
     assert len(list(path.glob("index.*.faiss"))) == 1
     conn = sqlite3.connect(path / "store.sqlite")
     assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the BLOBs' space returned
+
+
+def test_removed_ids_still_in_the_hnsw_graph_keep_their_vectors_and_the_hits(
+    tmp_path: Path,
+) -> None:
+    # the format-1 graph still holds removed documents (masked): migrated, the graph must get
+    # their vectors back too, or searches route through zero vectors
+    path = _copy(tmp_path) / "hnsw"
+    conn = sqlite3.connect(path / "store.sqlite")
+    legacy = migrate_mod._legacy_index(path, conn, db.read_meta(conn))
+    dead = np.fromiter((r[0] for r in conn.execute("SELECT faiss_id FROM dead")), np.int64)
+    conn.close()
+    graph_ids = spec_mod.index_ids(legacy)
+    assert len(np.intersect1d(graph_ids, dead)) > 0  # the fixture has such ids
+    queries = np.random.default_rng(0).normal(size=(200, legacy.d)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    params = faiss.SearchParametersHNSW(
+        efSearch=16, sel=faiss.IDSelectorNot(faiss.IDSelectorBatch(dead))
+    )
+    before_scores, before_ids = legacy.search(queries, 10, params=params)
+    assert main(["store", "migrate", str(path)]) == 0
+    with Store.open(path, readonly=True) as store:
+        assert store.index is not None
+        for fid in graph_ids:
+            np.testing.assert_array_equal(
+                store.index.reconstruct(int(fid)), legacy.reconstruct(int(fid))
+            )
+        scores, ids = store.search(queries, 10, params={"efSearch": 16})
+    np.testing.assert_array_equal(ids, before_ids)
+    np.testing.assert_allclose(scores, before_scores, atol=1e-6)
