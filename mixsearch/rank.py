@@ -122,15 +122,17 @@ def exact_top_k(
 def rescore_exact(
     store: Store, queries: np.ndarray, ids: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replace approximate candidate scores by exact ones from the stored vectors, re-sorted."""
+    """Replace approximate candidate scores by exact ones from the stored vectors, re-sorted;
+    a candidate another process removed since the index was loaded drops out."""
     valid = ids >= 0
     unique = np.unique(ids[valid])
-    if not len(unique):
+    present, vectors = store.present_vectors(unique)  # sorted, as unique is
+    if not len(present):
         return _empty(*ids.shape)
-    vectors = store.vectors_for(unique)
-    rows = np.searchsorted(unique, np.where(valid, ids, unique[0]))
+    rows = np.searchsorted(present, ids).clip(max=len(present) - 1)
+    found = valid & (present[rows] == ids)
     scores = np.einsum("qd,qkd->qk", queries, vectors[rows])
-    scores[~valid] = -np.inf
+    scores[~found] = -np.inf
     return _sorted_top(scores, ids, ids.shape[1])
 
 

@@ -125,3 +125,18 @@ def test_k_beyond_corpus_is_padded_not_invented(tmp_path):
         store.add(records(3), VECTORS[:3])
         hits = rank(store, QUERIES[:1], 10)[0]
         assert sorted(h.doc_id for h in hits) == ["d0", "d1", "d2"]
+
+
+def test_rescoring_drops_a_candidate_another_process_removed(tmp_path):
+    """A reader's index still holds a document another connection removed after it loaded; its
+    exact re-scoring leaves that candidate out instead of failing the search."""
+    path = tmp_path / "s"
+    with Store.create(path, dim=DIM, index_spec="IVF16,SQ8") as writer:
+        writer.add(records(N), VECTORS)
+    with Store.open(path, readonly=True) as reader:
+        before = top_k(reader, QUERIES[:1], 10)[1][0]
+        with Store.open(path) as writer:
+            writer.remove([f"d{before[0]}"])
+        after = top_k(reader, QUERIES[:1], 10)[1][0]  # lossy index: re-scored exactly
+        assert before[0] not in after
+        assert list(after[:9]) == list(before[1:])  # the rest in order, the next one joins

@@ -436,12 +436,20 @@ class Store:
     def filter_vectors(self, resolved: ResolvedFilter) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of a resolved filter's documents for exact scoring, gathered once;
         documents another process removed since this generation are left out."""
-        found = resolved.exact_rows(self._present_vectors)
+        found = resolved.exact_rows(self.present_vectors)
         self._live.filters.trim_vectors()
         return found
 
-    def _present_vectors(self, faiss_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = db.present_ids(self._conn, faiss_ids)
+    def present_vectors(
+        self, faiss_ids: Sequence[int] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of ``faiss_ids`` that are documents now, in their order: what
+        exact scoring of candidates reads, where a document removed by another process since
+        the index was loaded drops out instead of failing the search."""
+        ids = validation.faiss_id_array(self.path, faiss_ids)
+        unknown = self._present.unknown(self._conn, self.generation, len(self), ids)
+        if unknown:
+            ids = ids[~np.isin(ids, unknown)]
         return ids, self._commits.vectors.rows(ids)
 
     def search(
