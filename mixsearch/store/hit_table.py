@@ -8,24 +8,16 @@ JSON — packed (one joined ``str`` and one offsets array for all rows, so 1M do
 characters plus ~45 bytes each rather than a Python object per value), and answers a lookup with a
 few array reads and string slices.
 
-Loading it is one scan of the document table, so `Store` loads it only when that pays off (see
-`HitRows`): at once for a long-lived reader that asks (`Store.warm`), otherwise once the SQLite
-lookups of the generation have cost as much as loading is estimated to, so a one-shot search never
-pays for a scan and a busy reader soon stops paying per query (at most twice the better of the two
-choices in hindsight, the ski-rental bound).
-
-Validity: a table holds the rows of one generation, read in one SQLite snapshot, and is used only
-while the store's loaded generation is that one *and* the database has not moved past it (checked
-per lookup: the WAL-index header unchanged since the last check, `db.CommitWatch`, one small read;
-else ``PRAGMA data_version``, which changes when another connection commits, and the committed
-generation); otherwise lookups go to SQLite, which skips documents another process removed since.
+Loading it is one scan of the document table, so `HitRows` keeps it in a `GenerationCache`: loaded
+at once for a long-lived reader that asks (`Store.warm`), otherwise once the SQLite lookups of the
+generation have cost as much as loading, and used only while nothing has committed past its
+generation; otherwise lookups go to SQLite, which skips documents another process removed since.
 """
 
 from __future__ import annotations
 
 import array
 import itertools
-import math
 import sqlite3
 import sys
 import time
@@ -35,6 +27,7 @@ import numpy as np
 
 from mixsearch.hit import MODALITIES, Hit, snippet
 from mixsearch.store import db
+from mixsearch.store.generation_cache import GenerationCache
 
 TEXT_PREFIX_CHARS = 201  # one more than rank.SNIPPET_CHARS: tells a snippet from a whole text
 HIT_ROWS_SQL = (
@@ -161,26 +154,22 @@ class HitTable:
 
 
 class HitRows:
-    """The hit lookup of one store: from its `HitTable` when valid, else one SQLite query."""
+    """The hit lookup of one store: from its `HitTable` when valid (`GenerationCache`), else
+    one SQLite query."""
 
     def __init__(self) -> None:
-        self._table: HitTable | None = None
-        self._generation: int | None = None  # the generation the counters below belong to
-        self._data_version: int | None = None  # the database's, when the table was checked
-        self._watch: db.CommitWatch | None = None  # has anything committed since that check?
-        self._sqlite_s = 0.0  # spent on SQLite lookups in this generation
-        self._load_s_per_row = INITIAL_LOAD_S_PER_ROW
+        self._cache: GenerationCache[HitTable] = GenerationCache(HitTable, INITIAL_LOAD_S_PER_ROW)
 
     @property
     def table(self) -> HitTable | None:
-        return self._table
+        return self._cache.value
 
     def clear(self) -> None:
-        self._table = None
-        self._generation = None
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
+        self._cache.clear()
+
+    def load(self, conn: sqlite3.Connection, generation: int) -> HitTable | None:
+        """Load the table of ``generation`` now (None when the database has moved past it)."""
+        return self._cache.load(conn, generation)
 
     def hits(
         self,
@@ -194,78 +183,13 @@ class HitRows:
         whose index is at ``generation`` (``count`` documents): from the table when it is valid,
         else from one SQLite query, which skips documents another process removed since."""
         score_rows, id_rows = scores.tolist(), faiss_ids.tolist()
-        table = self._usable_table(conn, generation, count)
+        table = self._cache.usable(conn, generation, count)
         if table is not None:
             return [table.hits(s, i) for s, i in zip(score_rows, id_rows, strict=True)]
         t0 = time.perf_counter()
         rows = db.hit_rows(conn, {fid for row in id_rows for fid in row if fid >= 0})
-        self._sqlite_s += time.perf_counter() - t0
+        self._cache.paid(time.perf_counter() - t0)
         return [hits_of_rows(s, i, rows) for s, i in zip(score_rows, id_rows, strict=True)]
-
-    def _usable_table(
-        self, conn: sqlite3.Connection, generation: int, count: int
-    ) -> HitTable | None:
-        """The table when it holds what the database holds at ``generation``; loaded now when
-        the SQLite lookups of this generation have cost as much as loading (else None)."""
-        table = self._table
-        if (
-            table is not None
-            and generation == self._generation
-            and (self._nothing_committed() or self._current(conn, generation))
-        ):
-            return table
-        if generation != self._generation:
-            self._table, self._generation, self._sqlite_s = None, generation, 0.0
-        if self._table is not None:
-            # Another process committed past our generation: SQLite from now on (a reader of a
-            # newer generation reopens the store; generations never go back).
-            self._table, self._sqlite_s = None, -math.inf
-        if self._sqlite_s >= count * self._load_s_per_row:
-            return self.load(conn, generation)
-        return None
-
-    def load(self, conn: sqlite3.Connection, generation: int) -> HitTable | None:
-        """Load the table of ``generation``; None when the database has moved past it (another
-        process committed: the SQLite lookups then stay right, a table would not)."""
-        in_snapshot = conn.in_transaction
-        if not in_snapshot:
-            self._mark(conn)
-            conn.execute("BEGIN")
-        try:
-            if db.committed_generation(conn) != generation:
-                return None
-            table = HitTable(conn, generation)
-            self._data_version = db.data_version(conn)
-        finally:
-            if not in_snapshot:
-                conn.execute("COMMIT")
-        self._table, self._generation = table, generation
-        if len(table):
-            self._load_s_per_row = table.load_s / len(table)
-        return table
-
-    def _nothing_committed(self) -> bool:
-        return self._watch is not None and self._watch.unchanged()
-
-    def _mark(self, conn: sqlite3.Connection) -> None:
-        """Note the WAL-index header before reading the data version to keep. Only outside a
-        read snapshot: inside one, the version read is the snapshot's, older than the header."""
-        if conn.in_transaction:
-            return
-        if self._watch is None:
-            self._watch = db.CommitWatch(conn)
-        self._watch.mark()
-
-    def _current(self, conn: sqlite3.Connection, generation: int) -> bool:
-        self._mark(conn)
-        version = db.data_version(conn)
-        if version == self._data_version:
-            return True
-        # Another connection committed something: a setting (still current) or a generation.
-        if db.committed_generation(conn) != generation:
-            return False
-        self._data_version = version
-        return True
 
 
 def hits_of_rows(scores: list[float], faiss_ids: list[int], rows: dict[int, tuple]) -> list[Hit]:
