@@ -18,6 +18,7 @@ import numpy as np
 from mixsearch.encoder_checks import EncoderSpec
 from mixsearch.errors import BadInputError, EncoderError
 from mixsearch.fusion import l2_normalize, query_vectors
+from mixsearch.vectors import NORM_EPS
 
 if TYPE_CHECKING:
     from mixsearch.align import Alignment
@@ -201,9 +202,8 @@ def unit_query_rows(q: np.ndarray) -> np.ndarray:
         norm = math.sqrt(float(np.vdot(q, q)))
         if abs(norm - 1.0) <= UNIT_TOLERANCE:
             return q
-        return q / np.float32(max(norm, 1e-12))
-    norms = np.sqrt(np.einsum("ij,ij->i", q, q))
-    return q / np.maximum(norms, np.float32(1e-12))[:, None]
+        return q / np.float32(max(norm, NORM_EPS))
+    return l2_normalize(q)
 
 
 def affine_query_side(
