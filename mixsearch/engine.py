@@ -532,7 +532,7 @@ class Engine:
         """
         return querying.search_aligned(
             self,
-            self._query_side(querying.query_dimension_checked(self, query_vectors_raw)),
+            self._query_side(query_vectors_raw),
             k,
             modality=modality,
             where=where,
@@ -565,8 +565,9 @@ class Engine:
         )
 
     def _query_side(self, q: np.ndarray) -> np.ndarray:
-        """Raw query embeddings → the store's space: the alignment's query side, normalised."""
-        return self._query_side_map(self.alignment, q)
+        """Raw query embeddings → the store's space: the alignment's query side, normalised
+        (`querying.AffineQuerySide`)."""
+        return self._query_side_map(self.alignment, q, self.store.dim)
 
     def info(self) -> dict[str, Any]:
         """The manifest (settings, counts, index, generation) plus ``path`` and ``documents``."""

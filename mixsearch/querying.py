@@ -18,6 +18,7 @@ import numpy as np
 from mixsearch.encoder_checks import EncoderSpec
 from mixsearch.errors import BadInputError, EncoderError
 from mixsearch.fusion import l2_normalize, query_vectors
+from mixsearch.rank import rank
 from mixsearch.vectors import NORM_EPS
 
 if TYPE_CHECKING:
@@ -130,18 +131,6 @@ def image_query_vectors(engine: Engine, images: Sequence[ImageQuery]) -> np.ndar
     return l2_normalize(engine.alignment.transform(raw, side="source", normalize=False))
 
 
-def query_dimension_checked(engine: Engine, query_vectors_raw: np.ndarray) -> np.ndarray:
-    """Raw query embeddings as float32 [n, dim], refused when not of the store's dimension."""
-    q = np.asarray(query_vectors_raw, dtype=np.float32)
-    if q.ndim == 1:
-        q = q[None, :]
-    if q.ndim != 2 or q.shape[1] != engine.store.dim:
-        raise BadInputError(
-            f"query vectors have dimension {q.shape[-1]}, the store holds {engine.store.dim}"
-        )
-    return q
-
-
 def search_aligned(
     engine: Engine,
     vectors: np.ndarray,
@@ -154,8 +143,6 @@ def search_aligned(
     params: Mapping[str, Any] | None = None,
 ) -> list[list[Hit]]:
     """`Engine.search_aligned`: k and candidates bounded, then `rank.rank`."""
-    from mixsearch.rank import rank
-
     if k < 1 or k > MAX_HITS:
         raise BadInputError(f"k must lie between 1 and {MAX_HITS}, got {k}")
     if candidates is not None and candidates > 4 * MAX_HITS:
@@ -173,17 +160,28 @@ def search_aligned(
 
 
 class AffineQuerySide:
-    """The alignment's query side, then normalisation, in float32: the side is affine, so it is
-    read off once per alignment as ``x @ A + b`` (A skipped when it is the identity, as for the
-    centring maps) instead of calling `Alignment.transform` (float64) per query."""
+    """Raw query embeddings → the store's space: the alignment's query side, then normalisation,
+    in float32. The side is affine, so it is read off once per alignment as ``x @ A + b`` (A
+    skipped when it is the identity, as for the centring maps) instead of calling
+    `Alignment.transform` (float64) per query. One call does it all: right after a FAISS search
+    has cooled the CPU caches, each Python call on a query's path costs microseconds."""
 
     def __init__(self) -> None:
         # (alignment, A, b) of the query side x @ A + b; None parts are identity / zero
         self._affine: tuple[Any, np.ndarray | None, np.ndarray | None] = (None, None, None)
 
-    def __call__(self, alignment: Alignment | None, q: np.ndarray) -> np.ndarray:
+    def __call__(self, alignment: Alignment | None, raw: np.ndarray, dim: int) -> np.ndarray:
+        """``raw`` ([n, dim] or [dim] embeddings from the store's text encoder) mapped and
+        normalised; embeddings of another dimension are refused."""
+        q = np.asarray(raw, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != dim:
+            raise BadInputError(
+                f"query vectors have dimension {q.shape[-1]}, the store holds {dim}"
+            )
         if self._affine[0] is not alignment:
-            self._affine = (alignment, *affine_query_side(alignment, q.shape[1]))
+            self._affine = (alignment, *affine_query_side(alignment, dim))
         _, matrix, shift = self._affine
         if matrix is not None:
             q = q @ matrix

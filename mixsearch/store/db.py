@@ -341,7 +341,7 @@ class CommitWatch:
     SQLite rewrites the WAL-index header at the start of the database's ``-shm`` file on every
     commit (its change counter and last frame; https://www.sqlite.org/walformat.html), and keeps
     that file while any connection has it open, as ours does. So a header equal, byte for byte,
-    to the one read at `mark`, in a file still linked, means nothing was committed since. Any
+    to the one read at `mark` (in a file then linked) means nothing was committed since. Any
     other answer — a changed or unreadable header, no ``-shm`` (an ``immutable`` connection) — is
     "maybe": the caller then asks SQLite. `mark` must come *before* the read whose result the
     caller keeps, so a commit between the two is seen by the next check."""
@@ -357,17 +357,31 @@ class CommitWatch:
                 self._fd = os.open(main[0] + "-shm", os.O_RDONLY)
 
     def mark(self) -> None:
-        self._seen = self._header()
+        self._seen = self._header() if self._linked() else None
 
     def unchanged(self) -> bool:
-        return self._seen is not None and self._header() == self._seen
+        # No per-call check that the file is still linked (an fstat: 2 µs, twice the read):
+        # SQLite deletes or truncates a -shm only when no connection has it open, and the
+        # caller's connection — whose commits and snapshots this watch is about — has.
+        seen = self._seen
+        if seen is None or self._fd is None:
+            return False
+        try:
+            return os.pread(self._fd, self.HEADER_BYTES, 0) == seen
+        except OSError:
+            return False
+
+    def _linked(self) -> bool:
+        """The -shm file opened is still the database's (not deleted, maybe made anew)."""
+        try:
+            return self._fd is not None and os.fstat(self._fd).st_nlink > 0
+        except OSError:
+            return False
 
     def _header(self) -> bytes | None:
         if self._fd is None:
             return None
         try:
-            if os.fstat(self._fd).st_nlink == 0:  # deleted (and maybe made anew): not ours now
-                return None
             return os.pread(self._fd, self.HEADER_BYTES, 0)
         except OSError:
             return None

@@ -51,12 +51,10 @@ class GenerationCache(Generic[T]):
         built now when the SQLite lookups of this generation have cost as much (else None: the
         caller asks SQLite and reports the time with `paid`)."""
         value = self._value
-        if (
-            value is not None
-            and generation == self._generation
-            and (self._nothing_committed() or self._current(conn, generation))
-        ):
-            return value
+        if value is not None and generation == self._generation:
+            watch = self._watch  # nothing committed since the last check, or SQLite says so
+            if (watch is not None and watch.unchanged()) or self._current(conn, generation):
+                return value
         if generation != self._generation:
             self._value, self._generation, self._sqlite_s = None, generation, 0.0
         if self._value is not None:
@@ -101,9 +99,6 @@ class GenerationCache(Generic[T]):
     def _moved_past(self) -> None:
         # generations never go back: no copy of this one again
         self._value, self._sqlite_s = None, -math.inf
-
-    def _nothing_committed(self) -> bool:
-        return self._watch is not None and self._watch.unchanged()
 
     def _mark(self, conn: sqlite3.Connection) -> None:
         """Note the WAL-index header before reading the data version to keep. Only outside a

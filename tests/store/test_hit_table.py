@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mixsearch.documents import DocRecord, Modality
+from mixsearch.hit import MODALITIES, Hit
 from mixsearch.rank import rank
-from mixsearch.store import Store
+from mixsearch.store import Store, hit_table
 from mixsearch.store import db as store_db
 from mixsearch.store.hit_table import TEXT_PREFIX_CHARS
 
@@ -150,3 +152,52 @@ def test_hits_read_their_details_later_from_their_own_generation(tmp_path) -> No
         assert [(h.doc_id, h.text, h.image_path, h.metadata) for h in lazy] == expected
         lazy[0].text = "changed"
         assert lazy[0].text == "changed" and lazy[0].metadata == expected[0][3]
+
+
+def _fields(rows: list[list]) -> list[list[tuple]]:
+    return [
+        [(h.doc_id, h.score, h.modality, h.text, h.image_path, h.metadata, h.rank) for h in row]
+        for row in rows
+    ]
+
+
+@pytest.mark.skipif(hit_table.compiled is None, reason="the C extension is not built here")
+@pytest.mark.parametrize("removed", [(), (0, 7, 59)])
+def test_the_compiled_lookup_makes_the_python_lookups_hits(tmp_path, removed) -> None:
+    """`_hit_table.c` and `HitTable.hits_python` agree on every field, for ids that are padding
+    (-1), beyond the table, removed (the id → row map) or repeated, and on a sliced batch."""
+    with _store(tmp_path) as store:
+        store.remove([f"doc-{i}-ü" for i in removed])
+        store.warm()
+        table = store.hit_table
+        assert table is not None
+        rng = np.random.default_rng(3)
+        ids = rng.integers(-1, 64, size=(7, 12)).astype(np.int64)
+        ids[0, :3] = [7, 7, -1]
+        scores = rng.normal(size=ids.shape).astype(np.float32)
+        for s, i in ((scores, ids), (scores[:, :5], ids[:, :5])):
+            compiled = table.hits_batch(s, i)
+            assert _fields(compiled) == _fields(table.hits_python(s, i))
+            assert all(type(h) is Hit for row in compiled for h in row)
+        assert sum(map(len, compiled)) > 0
+
+
+@pytest.mark.skipif(hit_table.compiled is None, reason="the C extension is not built here")
+def test_the_compiled_lookup_refuses_arrays_of_the_wrong_type(tmp_path) -> None:
+    with _store(tmp_path) as store:
+        store.warm()
+        table = store.hit_table
+        assert table is not None
+        ids = np.zeros((1, 3), np.int32)  # 4-byte ids would be read as garbage
+        with pytest.raises(ValueError, match="ids"):
+            hit_table.compiled.hits(
+                np.zeros((1, 3), np.float32),
+                ids,
+                table._joined,
+                table._info,
+                table._modality,
+                None,
+                len(table),
+                MODALITIES,
+                table,
+            )

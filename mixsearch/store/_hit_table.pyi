@@ -1,0 +1,20 @@
+# Types of the compiled hit lookup, mixsearch/store/_hit_table.c (see hit_table.py).
+from typing import Any
+
+import numpy as np
+
+from mixsearch.hit import Hit
+
+def bind(hit_class: type[Hit], /) -> None: ...
+def hits(
+    scores: np.ndarray,
+    faiss_ids: np.ndarray,
+    joined: str,
+    info: Any,
+    codes: bytes,
+    row_of: Any,
+    count: int,
+    modalities: tuple[Any, ...],
+    source: Any,
+    /,
+) -> list[list[Hit]]: ...
