@@ -197,7 +197,8 @@ def unit_query_rows(q: np.ndarray) -> np.ndarray:
     """Rows of the float32 [n, dim] ``q`` at length 1. One query (the common call) takes the
     cheapest route: numpy's per-call overhead, not arithmetic, is what a 512-d row costs."""
     if len(q) == 1:
-        norm = math.sqrt(float(np.vdot(q, q)))
+        row = q[0]
+        norm = math.sqrt(float(row.dot(row)))  # ndarray.dot: 1 µs, np.vdot: 2 µs
         if abs(norm - 1.0) <= UNIT_TOLERANCE:
             return q
         return q / np.float32(max(norm, NORM_EPS))

@@ -50,8 +50,7 @@ def rank(
     if modality is None and not where and candidates is None and not rescore:
         _check_k(k)
         if not store.is_lossy:  # the common search in one short path: FAISS's top k, their hits
-            scores, ids = store.search(query_vectors, k, params=params)
-            return store.hits(scores, ids)
+            return store.search_hits(query_vectors, k, params=params)
     scores, ids = top_k(
         store,
         query_vectors,

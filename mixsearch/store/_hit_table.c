@@ -52,11 +52,12 @@ static PyObject *bind(PyObject *module, PyObject *type) {
     Py_RETURN_NONE;
 }
 
-/* A C-contiguous buffer of `ndim` dimensions, items of `itemsize` bytes and one of the struct
- * format codes in `formats` (a byte-order prefix allowed). */
+/* A buffer of `ndim` dimensions (strided, or C-contiguous when `contiguous`), items of
+ * `itemsize` bytes and one of the struct format codes in `formats` (a byte order allowed). */
 static int get_buffer(PyObject *obj, Py_buffer *view, int ndim, Py_ssize_t itemsize,
-                      const char *formats, const char *what) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+                      const char *formats, int contiguous, const char *what) {
+    int flags = contiguous ? PyBUF_C_CONTIGUOUS | PyBUF_FORMAT : PyBUF_RECORDS_RO;
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
     const char *format = view->format == NULL ? "B" : view->format;
     if (*format && strchr("@=<", *format)) format++;
     int known = format[0] != 0 && format[1] == 0 && strchr(formats, format[0]) != NULL;
@@ -111,11 +112,11 @@ typedef struct {
 } Table;
 
 /* One query's hits, best first: ids the table lacks (padding -1, never stored) skipped. */
-static PyObject *query_hits(const Table *t, const float *scores, const long long *ids,
-                            Py_ssize_t k) {
+static PyObject *query_hits(const Table *t, const char *scores, Py_ssize_t score_step,
+                            const char *ids, Py_ssize_t id_step, Py_ssize_t k) {
     PyObject *hits = PyList_New(0);
     for (Py_ssize_t j = 0; hits != NULL && j < k; j++) {
-        long long fid = ids[j];
+        long long fid = *(const long long *)(ids + j * id_step);
         if (fid < 0 || fid >= t->bound) continue;
         long long row = t->row_of == NULL ? fid : t->row_of[fid];
         if (row < 0) continue;
@@ -126,7 +127,8 @@ static PyObject *query_hits(const Table *t, const float *scores, const long long
         }
         const long long *fields = t->info + FIELDS * row;
         PyObject *modality = PyTuple_GET_ITEM(t->modalities, t->codes[row]);
-        PyObject *hit = make_hit(t->joined, fields[0], fields[1], scores[j], modality,
+        float score = *(const float *)(scores + j * score_step);
+        PyObject *hit = make_hit(t->joined, fields[0], fields[1], score, modality,
                                  PyList_GET_SIZE(hits) + 1, row, t->source);
         if (hit == NULL || PyList_Append(hits, hit) < 0) Py_CLEAR(hits);
         Py_XDECREF(hit);
@@ -135,7 +137,7 @@ static PyObject *query_hits(const Table *t, const float *scores, const long long
 }
 
 /* hits(scores, ids, joined, info, codes, row_of, count, modalities, source) -> list[list[Hit]]
- *   scores: float32 [Q, k]; ids: int64 [Q, k]; joined: str; info: int64 buffer (FIELDS per
+ *   scores: float32 [Q, k]; ids: int64 [Q, k] (either may be strided, e.g. a [:, :k] slice); joined: str; info: int64 buffer (FIELDS per
  *   row); codes: bytes (modality code per row); row_of: int32 buffer or None; count: rows;
  *   modalities: tuple (code -> Modality); source: what each hit reads its details from. */
 static PyObject *hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -157,11 +159,11 @@ static PyObject *hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer scores, ids, info, codes, row_of = {0};
     int have_row_of = args[5] != Py_None;
     PyObject *out = NULL;
-    if (get_buffer(args[0], &scores, 2, 4, "f", "scores") < 0) return NULL;
-    if (get_buffer(args[1], &ids, 2, 8, "ql", "ids") < 0) goto release_scores;
-    if (get_buffer(args[3], &info, 1, 8, "ql", "info") < 0) goto release_ids;
-    if (get_buffer(args[4], &codes, 1, 1, "Bb", "codes") < 0) goto release_info;
-    if (have_row_of && get_buffer(args[5], &row_of, 1, 4, "i", "row_of") < 0) goto release_codes;
+    if (get_buffer(args[0], &scores, 2, 4, "f", 0, "scores") < 0) return NULL;
+    if (get_buffer(args[1], &ids, 2, 8, "ql", 0, "ids") < 0) goto release_scores;
+    if (get_buffer(args[3], &info, 1, 8, "ql", 1, "info") < 0) goto release_ids;
+    if (get_buffer(args[4], &codes, 1, 1, "Bb", 1, "codes") < 0) goto release_info;
+    if (have_row_of && get_buffer(args[5], &row_of, 1, 4, "i", 1, "row_of") < 0) goto release_codes;
     if (scores.shape[0] != ids.shape[0] || scores.shape[1] != ids.shape[1]) {
         PyErr_SetString(PyExc_ValueError, "hits(): scores and ids differ in shape");
         goto release_all;
@@ -176,8 +178,9 @@ static PyObject *hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n_queries = scores.shape[0], k = scores.shape[1];
     out = PyList_New(n_queries);
     for (Py_ssize_t q = 0; out != NULL && q < n_queries; q++) {
-        PyObject *one = query_hits(&t, (const float *)scores.buf + q * k,
-                                   (const long long *)ids.buf + q * k, k);
+        PyObject *one = query_hits(&t, (const char *)scores.buf + q * scores.strides[0],
+                                   scores.strides[1], (const char *)ids.buf + q * ids.strides[0],
+                                   ids.strides[1], k);
         if (one == NULL) Py_CLEAR(out);
         else PyList_SET_ITEM(out, q, one);
     }

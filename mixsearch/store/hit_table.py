@@ -53,6 +53,7 @@ INITIAL_LOAD_S_PER_ROW = (
     4e-6  # 100k rows in 0.38–0.47 s (benchmarks/search.py, under load); refined per load
 )
 
+FLOAT32, INT64 = np.dtype(np.float32), np.dtype(np.int64)  # dtypes are singletons
 HitRow = tuple  # (doc_id, modality code, text prefix, image_path, metadata JSON)
 
 
@@ -127,11 +128,11 @@ class HitTable:
     def hits_batch(self, scores: np.ndarray, faiss_ids: np.ndarray) -> list[list[Hit]]:
         """`Hit`s of a batch of FAISS results (float32 [Q, k] scores, int64 ids), compiled when
         the extension is built, else `hits` per query."""
-        if compiled is None or scores.dtype != np.float32:  # FAISS's scores are float32
-            return self.hits_python(scores, faiss_ids)
+        if compiled is None or scores.dtype is not FLOAT32 or faiss_ids.dtype is not INT64:
+            return self.hits_python(scores, faiss_ids)  # FAISS's are float32 and int64
         return compiled.hits(
-            np.ascontiguousarray(scores),  # e.g. a [:, :k] slice of re-scored candidates
-            np.ascontiguousarray(faiss_ids, np.int64),
+            scores,
+            faiss_ids,
             self._joined,
             self._info,
             self._modality,

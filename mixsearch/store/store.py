@@ -9,6 +9,7 @@ the searchable part (the loaded index, removed-id mask, filters and hit table).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -188,8 +189,9 @@ class Store:
 
     # ---- properties -------------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
+        # fixed at creation; cached because every search checks its queries against it
         return self._commits.dim
 
     def __len__(self) -> int:
@@ -480,6 +482,17 @@ class Store:
         """
         q = self.query_matrix(queries)
         return self._live.search(q, k, self._commits.search_params, params, allowed_ids)
+
+    def search_hits(
+        self, queries: np.ndarray, k: int, *, params: dict | None = None
+    ) -> list[list[Hit]]:
+        """`hits` of `search` (unfiltered) in one call: the common search, whose every Python
+        call costs microseconds right after FAISS has cooled the CPU caches."""
+        q = self.query_matrix(queries)
+        commits, live = self._commits, self._live
+        scores, ids = live.search(q, k, commits.search_params, params, None)
+        meta = commits.meta
+        return live.hits.hits(commits.conn, meta["generation"], meta["count"], scores, ids)
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float32)
