@@ -65,6 +65,13 @@ def test_wheel_ships_presets_typing_marker_licence_and_version(tmp_path) -> None
     assert f"{dist_info}/licenses/LICENSE" in names
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert f"Version: {mixsearch.__version__}" in metadata.splitlines()
+    # the optional compiled hit lookup: built wherever a C compiler is (as on the test machine)
+    assert "mixsearch/store/_hit_table.pyi" in names
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert any(
+            n.startswith("mixsearch/store/_hit_table.") and n.endswith((".so", ".pyd"))
+            for n in names
+        )
 
 
 def test_cli_config_takes_a_preset_name(tmp_path, monkeypatch) -> None:

@@ -292,3 +292,28 @@ def test_unreadable_document_table_is_one_clear_error(tmp_path, damage):
 
     with pytest.raises(StoreError, match=r"cannot read its document table store\.sqlite"):
         Store.open(path)
+
+
+def test_queries_of_any_layout_reach_faiss_as_float32_rows(tmp_path, vectors):
+    """`Store.search` calls FAISS's C++ search, which reads the queries as raw memory: float64,
+    strided or 1-d queries are converted first (same results), wrong widths refused, and the
+    call itself refuses an array it was not given ready."""
+    from mixsearch.store.live_index import faiss_search
+
+    with Store.create(tmp_path / "s", dim=DIM, index_spec="HNSW16") as store:
+        store.add(records(0, 600), vectors)
+        expected = store.search(vectors[:4], 5)
+        wide = np.zeros((4, 2 * DIM), np.float64)
+        wide[:, ::2] = vectors[:4]  # every other column: a strided float64 view
+        for queries in (vectors[:4].astype(np.float64), wide[:, ::2]):
+            got = store.search(queries, 5)
+            np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_array_equal(store.search(vectors[0], 5)[1], expected[1][:1])
+        with pytest.raises(StoreError, match=r"shape \[n, 32\]"):
+            store.search(np.zeros((1, DIM + 1), np.float32), 5)
+        assert store.index is not None
+        with pytest.raises(ValueError, match="C-contiguous float32"):
+            faiss_search(store.index, DIM, np.zeros((4, 2 * DIM), np.float32)[:, ::2], 5, None)
+        with pytest.raises(ValueError, match="C-contiguous float32"):
+            faiss_search(store.index, DIM, vectors[:4].astype(np.float64), 5, None)
+        assert [len(row) for row in store.search_hits(vectors[:2], 3)] == [3, 3]
