@@ -385,7 +385,8 @@ class Engine:
                 queries made from the stored vectors.
 
         Returns:
-            What was chosen and measured (parameters, recall, latency).
+            What was chosen and measured (parameters, recall and its lower confidence bound,
+            the aim that bound had to reach, latency; `mixsearch.tune`).
         """
         from mixsearch.tune import tune_search_params
 
