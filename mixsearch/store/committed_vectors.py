@@ -14,15 +14,19 @@ from mixsearch.errors import StoreError
 from mixsearch.store import db, vector_file
 from mixsearch.store.damage import VectorsDamagedError
 from mixsearch.store.integrity import NOT_REPAIRABLE, damaged_rows_message
+from mixsearch.store.verified_segments import VerifiedSegments
 
 
 class CommittedVectors:
     """The vector file of one store directory, as far as its commits go."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, verified: VerifiedSegments | None = None
+    ) -> None:
         self.path = path
         self.conn = conn
         self.current: vector_file.VectorMap | None = None  # the map of the loaded state
+        self.verified = verified or VerifiedSegments()  # segments hashed by earlier loads
 
     def file(self, meta: dict[str, Any]) -> Path:
         return self.path / meta["vector_file"]
@@ -77,12 +81,17 @@ class CommittedVectors:
             raise self.damaged(str(err)) from None
 
     def check(self, meta: dict[str, Any]) -> None:
-        """Refuse rows that differ from their commit's checksum, naming the documents."""
-        assert self.current is not None
-        damaged = self.current.damaged_segments(db.read_segments(self.conn))
+        """Refuse rows that differ from their commit's checksum, naming the documents. Segments
+        of this file an earlier load already hashed are not hashed again (`verified_segments`)."""
+        current = self.current
+        assert current is not None
+        mapped = [s for s in db.read_segments(self.conn) if s[0] + s[1] <= current.rows]
+        fresh = self.verified.unverified(current, mapped)
+        damaged = current.damaged_segments(fresh)
         if damaged:
             name = self.file(meta).name
             raise self.damaged("its " + damaged_rows_message(self.conn, name, damaged))
+        self.verified.add(current, fresh)
 
     def write_without_removed(self, meta: dict[str, Any], gen: int) -> list[vector_file.Segment]:
         """The vector file of generation ``gen`` with holes for removed documents (compact)."""
