@@ -38,6 +38,12 @@ def file_name(generation: int) -> str:
     return f"vectors.{generation}.f32"
 
 
+def generation_of(name: str) -> int | None:
+    """The generation whose commit wrote the vector file ``name`` (None: not such a name)."""
+    number = name.removeprefix("vectors.").removesuffix(".f32")
+    return int(number) if number.isdigit() and file_name(int(number)) == name else None
+
+
 class VectorMap:
     """The committed rows of one vector file, memory-mapped read-only."""
 
