@@ -156,7 +156,7 @@ def recall_and_bound(per_query: np.ndarray, z: float) -> tuple[float, float]:
     mean = float(per_query.mean()) if len(per_query) else 1.0
     n = len(per_query)
     spread = float(per_query.std(ddof=1)) if n > 1 else 0.5
-    return mean, mean - z * spread / np.sqrt(max(n, 1))
+    return mean, float(mean - z * spread / np.sqrt(max(n, 1)))
 
 
 def _parameter_values(traits: IndexTraits, k: int) -> tuple[str, list[int]]:
