@@ -168,6 +168,7 @@ class Engine:
         encoder: EncoderSpec | Encoder | None = None,
         device: str = "auto",
         readonly: bool = False,
+        replacing: Engine | None = None,
     ) -> Engine:
         """Re-open an existing store with the settings it was built with.
 
@@ -178,6 +179,9 @@ class Engine:
                 needed (its fingerprint is checked against the manifest).
             device: ``"auto"``, ``"cpu"`` or ``"cuda"`` for the encoder.
             readonly: for searching: nothing on disk is changed, and read-only media work.
+            replacing: The engine of this store that this one replaces (a long-lived reader
+                following another process's commits): the vector rows it verified are not
+                hashed again (`Store.open`).
 
         Returns:
             The engine, its store open (reading needs no lock; writing takes the store's lock).
@@ -192,7 +196,9 @@ class Engine:
         from mixsearch.store import Store
 
         path = Path(path)
-        store = Store.open(path, readonly=readonly)
+        store = Store.open(
+            path, readonly=readonly, replacing=None if replacing is None else replacing._store
+        )
         settings = StoreSettings.from_manifest(store.manifest)
         try:
             alignment = load_store_alignment(path, settings)
@@ -385,7 +391,8 @@ class Engine:
                 queries made from the stored vectors.
 
         Returns:
-            What was chosen and measured (parameters, recall, latency).
+            What was chosen and measured (parameters, recall and its lower confidence bound,
+            the aim that bound had to reach, latency; `mixsearch.tune`).
         """
         from mixsearch.tune import tune_search_params
 

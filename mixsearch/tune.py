@@ -5,11 +5,26 @@ autofaiss does, the corpus's own stored vectors, slightly perturbed (so a query 
 to, its source). Ground truth is exact inner-product search over all stored vectors. Recall is
 measured through `mixsearch.rank.top_k` — the same path `rank` uses, including exact re-scoring
 on lossy indexes — so the tuned value holds for what users actually run.
+
+The rule: the tuner picks the smallest value whose *lower confidence bound* on recall reaches
+the *aim*. Two margins, for two different errors:
+
+* the aim corrects a known bias of the queries: held-out queries are easier than real ones, so
+  without sample queries the aim is ``target + margin·(1 − target)`` (0.975 for a 0.95 target);
+  given sample queries are taken as the real thing and the aim is the target itself;
+* the bound corrects chance: a recall measured on a few hundred queries is an estimate (at 1M
+  vectors, IVF4096, nprobe 1 measured 0.951 on 200 tuning queries and 0.938 on 500 others;
+  RESULTS.md). Its standard error is ``std(per-query recall) / sqrt(Q)`` — per query, because the
+  k neighbours of one query are found or missed together — and the bound is ``recall −
+  z·SE`` with ``z`` the one-sided normal quantile of ``confidence`` (1.645 for 0.95): a value
+  whose recall on the queries' source (the population they were drawn from) is below the aim
+  passes with a chance of at most 1 − confidence.
 """
 
 from __future__ import annotations
 
 import time
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -47,6 +62,9 @@ DEFAULT_NOISE = 0.2
 # gap): measured 0.9525 on these vs 0.932 on real-like queries (HNSW32, 100k; RESULTS.md). So the
 # tuner aims at target + margin·(1 − target), e.g. 0.975 for a 0.95 target.
 DEFAULT_MARGIN = 0.5
+# One-sided: a value whose recall on the queries' source is below the aim passes the bound at most
+# 1 time in 20 (each value tried is one such test).
+DEFAULT_CONFIDENCE = 0.95
 
 
 def tune_search_params(
@@ -58,30 +76,38 @@ def tune_search_params(
     seed: int = 0,
     noise: float = DEFAULT_NOISE,
     margin: float | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
     queries: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Pick, store (`Store.set_search_params`) and return the smallest sufficient parameter.
+    """Pick, store (`Store.set_search_params`) and return the smallest sufficient parameter:
+    the smallest value whose lower confidence bound on recall reaches the aim (module docstring).
 
     ``queries``: sample query vectors in the store's space (after the query-side transform), e.g.
     from a query log — the best guide. Without them the tuner makes held-out queries from the
     stored vectors and, as those are easier, aims at ``target + margin·(1 − target)``
-    (``margin`` defaults to DEFAULT_MARGIN then, to 0 with real queries).
-    Returns ``{"params": {...}, "recall": r, "aim": a, "reached": bool, "qps": q,
-    "curve": [[v, r], ...], "queries": "given" | "held-out"}``; ``reached`` is False when even
-    the largest value tried misses the aim (then that value is kept). Exact (Flat) or empty
+    (``margin`` defaults to DEFAULT_MARGIN then, to 0 with real queries). ``confidence``: how
+    sure the bound is, one-sided (0.5 compares the measured recall itself with the aim).
+    Returns ``{"params": {...}, "recall": r, "bound": b, "aim": a, "confidence": c,
+    "reached": bool, "qps": q, "curve": [[v, r, b], ...], "queries": "given" | "held-out"}``
+    (``bound``: recall − z·SE over the queries); ``reached`` is False when even the largest
+    value tried has its bound below the aim (then that value is kept). Exact (Flat) or empty
     stores need no parameters: ``{"params": {}, "recall": 1.0}``.
     """
     if margin is None:
         margin = DEFAULT_MARGIN if queries is None else 0.0
-    if not 0.0 < target_recall <= 1.0:
-        raise MixsearchError(f"target recall must lie in (0, 1], got {target_recall}")
-    if not 0.0 <= margin < 1.0:
-        raise MixsearchError(f"margin must lie in [0, 1), got {margin}")
+    _check_rule(target_recall, margin, confidence)
     aim = target_recall + margin * (1.0 - target_recall)
     index = store.index
     if index is None or store.is_exact or len(store) == 0:
         store.set_search_params({})
-        return {"params": {}, "recall": 1.0, "reached": True, "qps": None, "curve": []}
+        return {
+            "params": {},
+            "recall": 1.0,
+            "bound": 1.0,
+            "reached": True,
+            "qps": None,
+            "curve": [],
+        }
     key, values = _parameter_values(store.traits, k)
     source = "held-out" if queries is None else "given"
     if queries is None:
@@ -89,26 +115,48 @@ def tune_search_params(
     else:
         queries = store.query_matrix(queries)
     truth = exact_neighbours(store, queries, k)
-    curve: dict[int, float] = {}
+    z = NormalDist().inv_cdf(confidence)
+    curve: dict[int, tuple[float, float]] = {}
 
-    def recall_at(value: int) -> float:
+    def bound_at(value: int) -> float:
         if value not in curve:
             _, ids = top_k(store, queries, k, params={key: value})
-            curve[value] = recall_at_k(ids, truth)
-        return curve[value]
+            curve[value] = recall_and_bound(per_query_recall(ids, truth), z)
+        return curve[value][1]
 
-    chosen = _smallest_reaching(values, recall_at, aim)
+    chosen = _smallest_reaching(values, bound_at, aim)
     qps = _queries_per_second(store, queries, k, {key: chosen})
     store.set_search_params({key: chosen})
+    recall, bound = curve[chosen]
     return {
         "params": {key: chosen},
-        "recall": curve[chosen],
+        "recall": recall,
+        "bound": bound,
         "aim": aim,
+        "confidence": confidence,
         "queries": source,
-        "reached": curve[chosen] >= aim,
+        "reached": bound >= aim,
         "qps": qps,
-        "curve": [[v, curve[v]] for v in sorted(curve)],
+        "curve": [[v, *curve[v]] for v in sorted(curve)],
     }
+
+
+def _check_rule(target_recall: float, margin: float, confidence: float) -> None:
+    if not 0.0 < target_recall <= 1.0:
+        raise MixsearchError(f"target recall must lie in (0, 1], got {target_recall}")
+    if not 0.0 <= margin < 1.0:
+        raise MixsearchError(f"margin must lie in [0, 1), got {margin}")
+    if not 0.5 <= confidence < 1.0:
+        raise MixsearchError(f"confidence must lie in [0.5, 1), got {confidence}")
+
+
+def recall_and_bound(per_query: np.ndarray, z: float) -> tuple[float, float]:
+    """Mean recall and its lower bound ``mean − z·SE``, SE = std(per-query recall)/sqrt(Q).
+    A single query gives no spread: its SE is the largest a value in [0, 1] can have (0.5)."""
+    mean = float(per_query.mean()) if len(per_query) else 1.0
+    n = len(per_query)
+    spread = float(per_query.std(ddof=1)) if n > 1 else 0.5
+    return mean, float(mean - z * spread / np.sqrt(max(n, 1)))
 
 
 def _parameter_values(traits: IndexTraits, k: int) -> tuple[str, list[int]]:
@@ -121,15 +169,15 @@ def _parameter_values(traits: IndexTraits, k: int) -> tuple[str, list[int]]:
     raise MixsearchError("tuning supports IVF and HNSW indexes (and Flat, which needs none)")
 
 
-def _smallest_reaching(values: list[int], recall_at: Any, target: float) -> int:
+def _smallest_reaching(values: list[int], bound_at: Any, aim: float) -> int:
     """Scan the ladder upwards, then bisect the integers between the last miss and first hit."""
     previous = None
     for value in values:
-        if recall_at(value) >= target:
+        if bound_at(value) >= aim:
             low, high = (previous or value - 1), value
             while high - low > 1:
                 mid = (low + high) // 2
-                low, high = (mid, high) if recall_at(mid) < target else (low, mid)
+                low, high = (mid, high) if bound_at(mid) < aim else (low, mid)
             return high
         previous = value
     return values[-1]
@@ -166,11 +214,19 @@ def exact_top_k_of(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndar
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     """Mean fraction of each query's true top-k present in its returned top-k."""
-    hits = [
-        len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
-        for f, t in zip(found, truth, strict=True)
-    ]
-    return float(np.mean(hits)) if hits else 1.0
+    per_query = per_query_recall(found, truth)
+    return float(per_query.mean()) if len(per_query) else 1.0
+
+
+def per_query_recall(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each query's fraction of its true top-k present in its returned top-k [Q]."""
+    return np.array(
+        [
+            len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
+            for f, t in zip(found, truth, strict=True)
+        ],
+        dtype=np.float64,
+    )
 
 
 def _queries_per_second(store: Store, queries: np.ndarray, k: int, params: dict) -> float:

@@ -50,7 +50,9 @@ def register(subparsers: Any) -> None:
         "--target-recall",
         type=float,
         default=0.95,
-        help="recall@k to reach (0.95); without --queries the tuner aims half-way to 1",
+        help="recall@k to reach (0.95): the smallest value whose 95%% lower confidence bound "
+        "on recall reaches the aim is kept; the aim is the target with --queries, half-way "
+        "to 1 without (held-out queries are easier)",
     )
     p.add_argument("-k", type=int, default=10, help="k of recall@k (10)")
     p.add_argument(
@@ -201,8 +203,12 @@ def _render_tune(result: dict[str, Any], k: int) -> str:
     params = result.get("params") or {}
     if not params:
         return _fields([("search params", "none needed (exact index or empty store)")])
-    aim = result.get("aim")
-    recall = f"{result['recall']:.4f}" + (f" (aim {aim:.4f})" if aim is not None else "")
+    recall = f"{result['recall']:.4f}"
+    if result.get("aim") is not None:
+        recall += (
+            f" (lower bound {result['bound']:.4f} at {result['confidence']:.0%} confidence; "
+            f"aim {result['aim']:.4f})"
+        )
     recall += "" if result.get("reached", True) else " — not reached; the largest value is kept"
     rows: list[tuple[str, Any]] = [
         ("search params", ", ".join(f"{key}={v}" for key, v in params.items()) + " (stored)"),
@@ -212,5 +218,5 @@ def _render_tune(result: dict[str, Any], k: int) -> str:
     if result.get("qps") is not None:
         rows.append(("queries/s", f"{result['qps']:.0f}"))
     if result.get("curve"):
-        rows.append(("curve", ", ".join(f"{v}: {r:.3f}" for v, r in result["curve"])))
+        rows.append(("curve", ", ".join(f"{v}: {r:.3f}" for v, r, _ in result["curve"])))
     return _fields([(key, v) for key, v in rows if v is not None])

@@ -61,7 +61,10 @@ class LiveStore:
 
     def _reopen(self) -> None:
         encoder = self.engine.encoder if self.has_encoder else None
-        fresh = Engine.open(self.path, encoder=encoder, readonly=self.readonly)
+        # only the vector rows committed since are hashed: the rest were verified by this engine
+        fresh = Engine.open(
+            self.path, encoder=encoder, readonly=self.readonly, replacing=self.engine
+        )
         fresh.store.warm()
         old, self.engine = self.engine, fresh
         old.close()

@@ -58,6 +58,7 @@ from mixsearch.store.crashpoints import crash_point
 from mixsearch.store.damage import StoreDamagedError
 from mixsearch.store.layout import CREATING_NAME, DB_NAME, LOCK_NAME, MANIFEST_NAME, stale_files
 from mixsearch.store.live_index import LiveIndex, live_count_problem
+from mixsearch.store.verified_segments import VerifiedSegments
 from mixsearch.vectors import atomic_write_text
 
 FORMAT_VERSION = 2  # 1: vectors also kept as SQLite BLOBs (`mixsearch store migrate` converts)
@@ -79,7 +80,15 @@ class Creation:
 class Commits:
     """The committed state of one store directory and the only way to change it."""
 
-    def __init__(self, path: Path, live: LiveIndex, *, readonly: bool, skip_index: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        live: LiveIndex,
+        *,
+        readonly: bool,
+        skip_index: bool,
+        verified: VerifiedSegments | None = None,
+    ) -> None:
         self.path = path
         self.live = live
         self.readonly = readonly  # opened by a read command: nothing on disk is ever changed
@@ -90,7 +99,8 @@ class Commits:
         self._wrote = False
         self._skip_index = skip_index  # opened to rebuild a damaged index: rows only
         self._pending_spec: dict[str, Any] = {}  # spec resolved by the commit in progress
-        self.vectors = CommittedVectors(path, self.conn)  # the vector file's committed rows
+        # the vector file's committed rows (``verified``: segments already hashed, not again)
+        self.vectors = CommittedVectors(path, self.conn, verified)
 
     @property
     def dim(self) -> int:

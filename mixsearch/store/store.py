@@ -37,6 +37,7 @@ from mixsearch.store.integrity import IntegrityReport, StoreSnapshot, check_stor
 from mixsearch.store.layout import DB_NAME
 from mixsearch.store.live_index import LiveIndex
 from mixsearch.store.present_ids import PresentIds
+from mixsearch.store.verified_segments import VerifiedSegments
 
 __all__ = ["FORMAT_VERSION", "Store", "StoreDamagedError", "StoreError"]
 
@@ -46,12 +47,21 @@ DEFAULT_CHECKPOINT_ROWS = 10_000
 class Store:
     """A document store with one FAISS index; see `commits` for the commit protocol."""
 
-    def __init__(self, path: Path, *, readonly: bool = False, load_index: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readonly: bool = False,
+        load_index: bool = True,
+        verified: VerifiedSegments | None = None,
+    ) -> None:
         self.path = path
         self.readonly = readonly  # opened by a read command: nothing on disk is ever changed
         self._live = LiveIndex()
         self._present = PresentIds()  # which FAISS ids are documents (`vectors_for`)
-        self._commits = Commits(path, self._live, readonly=readonly, skip_index=not load_index)
+        self._commits = Commits(
+            path, self._live, readonly=readonly, skip_index=not load_index, verified=verified
+        )
 
     # ---- creation and opening -------------------------------------------------------------
 
@@ -132,6 +142,7 @@ class Store:
         expect: dict | None = None,
         readonly: bool = False,
         load_index: bool = True,
+        replacing: Store | None = None,
     ) -> Store:
         """Open an existing store at its last committed state.
 
@@ -140,6 +151,10 @@ class Store:
             expect: ``extra`` values that must match what the store was built with.
             readonly: For read commands: works on read-only media and never writes a file.
             load_index: False opens the committed rows only, no index (`verify --repair`).
+            replacing: The open store of this directory that this one replaces (a long-lived
+                reader reopening after another process committed): vector-file segments it
+                already hashed are not hashed again, only those committed since
+                (`store/verified_segments.py`; a compacted or replaced file is hashed whole).
 
         Returns:
             The open store (files of uncommitted generations are cleaned up when no writer is
@@ -165,7 +180,8 @@ class Store:
         if not readonly:
             validation.refuse_unwritable(path)
         try:
-            store = cls(path, readonly=readonly, load_index=load_index)
+            verified = None if replacing is None else replacing._commits.vectors.verified.copy()
+            store = cls(path, readonly=readonly, load_index=load_index, verified=verified)
         except sqlite3.DatabaseError as err:
             raise StoreCorruptError(
                 f"{path}: cannot read its document table {DB_NAME} ({err})"

@@ -38,6 +38,12 @@ def file_name(generation: int) -> str:
     return f"vectors.{generation}.f32"
 
 
+def generation_of(name: str) -> int | None:
+    """The generation whose commit wrote the vector file ``name`` (None: not such a name)."""
+    number = name.removeprefix("vectors.").removesuffix(".f32")
+    return int(number) if number.isdigit() and file_name(int(number)) == name else None
+
+
 class VectorMap:
     """The committed rows of one vector file, memory-mapped read-only."""
 
@@ -45,7 +51,10 @@ class VectorMap:
         self.path = path
         self.dim = dim
         self.rows = rows
-        self._array = _map_rows(path, dim, rows)
+        # (device, inode) of the file mapped (None: no rows, nothing mapped): a file replaced
+        # under the same name is another file, whose rows nobody has verified
+        self.identity: tuple[int, int] | None
+        self._array, self.identity = _map_rows(path, dim, rows)
 
     def gather(self, ids: np.ndarray | Sequence[int]) -> np.ndarray:
         """The rows of ``ids`` [n, dim] (a copy), in that order."""
@@ -74,21 +83,23 @@ class VectorMap:
         return digest.hexdigest()
 
 
-def _map_rows(path: Path, dim: int, rows: int) -> np.ndarray:
-    """The map of ``rows`` rows; FileNotFoundError when the file is missing, which for a reader
-    may mean a compact replaced it after the reader read its name (a newer snapshot names the
-    new one), so only the caller can tell a race from damage."""
+def _map_rows(path: Path, dim: int, rows: int) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The map of ``rows`` rows and the (device, inode) of the file mapped; FileNotFoundError
+    when the file is missing, which for a reader may mean a compact replaced it after the reader
+    read its name (a newer snapshot names the new one), so only the caller can tell a race from
+    damage."""
     if rows == 0:
-        return np.empty((0, dim), np.float32)
+        return np.empty((0, dim), np.float32), None
     # opened once: the size checked is that of the file mapped, even if it is unlinked between
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size < rows * dim * 4:
+        stat = os.fstat(handle.fileno())
+        if stat.st_size < rows * dim * 4:
             raise VectorFileError(
-                f"its vector file {path.name} holds {size // (dim * 4)} rows, its commits "
-                f"recorded {rows}"
+                f"its vector file {path.name} holds {stat.st_size // (dim * 4)} rows, its "
+                f"commits recorded {rows}"
             )
-        return np.memmap(handle, dtype=np.float32, mode="r", shape=(rows, dim))
+        array = np.memmap(handle, dtype=np.float32, mode="r", shape=(rows, dim))
+        return array, (stat.st_dev, stat.st_ino)
 
 
 def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> Segment:

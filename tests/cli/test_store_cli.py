@@ -366,8 +366,10 @@ def test_info_and_tune_print_text_by_default_and_json_with_flag(
         json.loads(text)
     assert text.startswith("search params:") and "efSearch=" in text
     assert "recall@10:" in text
+    assert "lower bound" in text and "at 95% confidence; aim 0.9500)" in text  # held-out aim
     assert main(["tune", str(store), "--target-recall", "0.9", "--json"]) == 0
-    assert "efSearch" in json.loads(capsys.readouterr().out)["params"]
+    tuned = json.loads(capsys.readouterr().out)
+    assert "efSearch" in tuned["params"] and tuned["bound"] >= tuned["aim"]
 
 
 @pytest.mark.skipif(not COCO.is_dir(), reason="../shared/data/coco-mini is not present")

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mixsearch.errors import StoreError, StoreInputError
+from mixsearch.errors import StoreInputError
 from mixsearch.store import Store, db
+from mixsearch.store.committed_vectors import StaleVectorsError
 from mixsearch.store.crashpoints import ENV_AT, ENV_SIGNAL
+from mixsearch.store.damage import VectorsDamagedError
 from mixsearch.store.vector_file import VectorMap
 
 from .test_vector_file import DIM, _docs
@@ -136,14 +138,52 @@ def test_a_long_lived_reader_does_not_map_a_file_compacted_after_its_load(
         with Store.open(path) as writer:
             writer.remove(["d2"])
             writer.compact()
+            compacted = writer.generation
             writer.add(*_docs(200, 210))
         assert not loaded_file.exists()  # compact deleted it: the reader still maps it
         np.testing.assert_array_equal(reader.vectors_for([4]), vectors[[4]])
-        with pytest.raises(StoreError, match="compacted the store since it was loaded"):
+        with pytest.raises(StaleVectorsError) as caught:
             reader.vectors_for([205])
+        assert str(caught.value) == (
+            f"{path}: this reader loaded vector file {loaded_file.name}; another process has "
+            "since compacted the store, replacing it by the vector file of generation "
+            f"{compacted} (vectors.{compacted}.f32), which holds the documents added since: "
+            "open the store again to read them"
+        )
         assert reader._commits.vectors.current.path == loaded_file  # type: ignore[union-attr]
     with Store.open(path, readonly=True) as reopened:
         np.testing.assert_array_equal(reopened.vectors_for([205]), _docs(200, 210)[1][[5]])
+
+
+@pytest.mark.parametrize(
+    ("damage", "known"),
+    [
+        (
+            "delete",
+            "its vector file vectors.0.f32 is missing: deleted or moved since this "
+            "reader loaded it, and not by a compaction (the commits still name it)",
+        ),
+        ("cut", "its vector file vectors.0.f32 holds 200 rows, its commits recorded 210"),
+    ],
+)
+def test_a_long_lived_reader_names_a_missing_or_short_vector_file_as_such(
+    hnsw: tuple[Path, np.ndarray], damage: str, known: str
+) -> None:
+    path, _ = hnsw
+    with Store.open(path, readonly=True) as reader:
+        with Store.open(path) as writer:
+            writer.add(*_docs(200, 210))
+        file = path / "vectors.0.f32"
+        if damage == "delete":
+            file.unlink()
+        else:
+            os.truncate(file, 200 * DIM * 4)  # the rows of the second commit are gone
+        with pytest.raises(VectorsDamagedError) as caught:
+            reader.vectors_for([205])
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {known}; `mixsearch verify {path}` reports the damaged ")
+    assert "compact" not in message.replace("not by a compaction", "")
+    assert "store opens again once the file is restored" in message and "\n" not in message
 
 
 def test_checksums_of_rows_committed_after_a_map_are_not_read_as_damage(tmp_path: Path) -> None:
