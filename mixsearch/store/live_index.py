@@ -17,6 +17,7 @@ import numpy as np
 from faiss import swig_ptr
 
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.filter_partitions import FilterPartitions
 from mixsearch.store.filtered_probes import ListProbes, search_probing_allowed_lists
 from mixsearch.store.filters import FilterCache, ResolvedFilter
 from mixsearch.store.hit_table import HitRows
@@ -36,6 +37,7 @@ class LiveIndex:
         self._parameters: dict[tuple, Any] = {}
         self.filters = FilterCache()  # resolved filters of the loaded generation
         self.hits = HitRows()  # what hits show, from memory once that pays (hit_table.py)
+        self.partitions = FilterPartitions()  # graph stores: filters' own IVF indexes
 
     def set(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         """Use ``index`` with the removed ids ``dead`` still in it masked."""
@@ -43,6 +45,7 @@ class LiveIndex:
         self._dim = 0 if index is None else index.d
         self.traits = spec_mod.IndexTraits.of(index)
         self._parameters.clear()
+        self.partitions.clear()  # of the generation before: their memory goes now
         self.dead = dead
         self._dead_selector = None
         if len(dead):
@@ -56,6 +59,7 @@ class LiveIndex:
     def close(self) -> None:
         self.index = None
         self.hits.clear()
+        self.partitions.clear()
 
     def apply(self, fids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
         """Add the rows of a commit and remove (or mask, for HNSW) its removed ids."""
@@ -69,6 +73,7 @@ class LiveIndex:
         if len(fids):
             index.add_with_ids(vectors, fids)
         self._parameters.clear()  # the filters of the old generation are keys there
+        self.partitions.clear()  # they hold the old generation's documents
 
     def search(
         self,
