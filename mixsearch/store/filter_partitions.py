@@ -42,6 +42,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from mixsearch.store.faiss_call import faiss_search
 from mixsearch.store.filters import ResolvedFilter
 from mixsearch.store.generation_cache import GenerationCache
 from mixsearch.store.partition_nprobe import TUNE_QUERIES, ivf_params, tuned_nprobe
@@ -111,7 +112,7 @@ class FilterPartition:
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, FAISS ids) [Q, k] of the filter's documents, -1 padded; approximate
         scores when `lossy`."""
-        return self.index.search(q, k, params=self._params)
+        return faiss_search(self.index, self.index.d, q, k, self._params)
 
     def describe(self) -> dict[str, Any]:
         return {
