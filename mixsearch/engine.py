@@ -577,12 +577,14 @@ class Engine:
         return self._query_side_map(self.alignment, q, self.store.dim)
 
     def info(self) -> dict[str, Any]:
-        """The manifest (settings, counts, index, generation) plus ``path`` and ``documents``."""
+        """The manifest (settings, counts, index, generation) plus ``path``, ``documents`` and
+        ``filter_partitions`` (what a graph store's filter partitions hold in memory now)."""
         if self._store is None:
             return {"path": str(self.path), "documents": 0, "state": "empty (not yet created)"}
         manifest = dict(self.store.manifest)
         manifest["path"] = str(self.path)
         manifest["documents"] = len(self.store)
+        manifest["filter_partitions"] = self.store.filter_partitions
         return manifest
 
     # ------------------------------------------------------------------ bridge (model upgrade)

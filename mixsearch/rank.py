@@ -2,9 +2,10 @@
 
 Steps: (1) metadata/modality filters resolve to a set of allowed FAISS ids, once per filter and
 committed generation (`mixsearch.store.filters`); (2) the planner (`mixsearch.store.planner`)
-scores a small filter's documents exactly, and otherwise runs one batched FAISS search
-restricted to the allowed ids inside FAISS, its nprobe/efSearch widened with the filter's
-selectivity so recall holds; (3) with a lossy index (PQ) or ``rescore=True`` the k' = 4k
+scores a small filter's documents exactly, searches the filter's own partition on a graph store
+once one is built (`mixsearch.store.filter_partitions`), and otherwise runs one batched FAISS
+search restricted to the allowed ids inside FAISS, its nprobe/efSearch widened with the
+filter's selectivity so recall holds; (3) with a lossy index (PQ) or ``rescore=True`` the k' = 4k
 candidates are re-scored exactly from the stored vectors; (4) the top k of each query become
 `Hit`s through the store's hit lookup (`Store.hits`: the in-memory hit table, or one SQLite
 query for the batch), their text and metadata decoded only when read. An unfiltered search of
@@ -92,7 +93,12 @@ def top_k(
         if plan.exact:
             exact_ids, vectors = store.filter_vectors(resolved)
             return exact_top_k(q, vectors, exact_ids, k)
-        scores, ids = store.search(q, k_prime, params=plan.params, allowed_ids=resolved)
+        if plan.method == "partition" and plan.partition is not None:
+            part = plan.partition
+            rescoring = rescoring or part.lossy
+            scores, ids = part.search(q, part.candidates(k_prime))
+        else:
+            scores, ids = store.search(q, k_prime, params=plan.params, allowed_ids=resolved)
     if rescoring:
         scores, ids = rescore_exact(store, q, ids)
     return scores[:, :k], ids[:, :k]
@@ -104,10 +110,17 @@ def _check_k(k: Any) -> None:
 
 
 def filter_plan(store: Store, resolved: ResolvedFilter, k: int, params: dict | None = None) -> Plan:
-    """How a filtered search of ``k`` candidates runs (exact, or ANN with widened params)."""
+    """How a filtered search of ``k`` candidates runs: exact, ANN with widened params, or — on a
+    graph store, once built — the filter's partition (`Store.filter_partition`)."""
     base = store.search_params if params is None else check_search_params(params)
     total = store.index.ntotal if store.index is not None else 0
-    return plan_filtered(store.traits, total, resolved.count, store.dim, k, base)
+    plan = plan_filtered(store.traits, total, resolved.count, store.dim, k, base)
+    if plan.exact or not store.traits.hnsw:
+        return plan
+    partition = store.filter_partition(resolved)
+    if partition is None:
+        return plan
+    return plan_filtered(store.traits, total, resolved.count, store.dim, k, base, partition)
 
 
 def exact_top_k(

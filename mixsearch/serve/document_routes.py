@@ -91,6 +91,7 @@ def _info(live: LiveStore, writable: bool) -> dict[str, Any]:
         "alignment": settings.alignment_label,
         "index": manifest.get("index_spec_resolved"),
         "writable": writable,
+        "filter_partitions": manifest.get("filter_partitions"),
         "limits": {
             "k": limits.MAX_K,
             "depth": limits.MAX_DEPTH,

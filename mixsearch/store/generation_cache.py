@@ -4,7 +4,9 @@ Two lookups on the search path ask SQLite a small question per call: what the hi
 (`hit_table`) and which FAISS ids are documents (`present_ids`). Each can instead answer from a
 copy read in one scan, once that pays: a `GenerationCache` builds its copy once the SQLite
 lookups of the generation have cost as much as the scan is estimated to (at most twice the
-better choice in hindsight, the ski-rental bound), or at once when asked (`load`).
+better choice in hindsight, the ski-rental bound), or at once when asked (`load`, or
+``usable(at_once=True)``). A graph store's filter partitions (`filter_partitions`) use the same
+rule with another slow path: the filter's widened graph searches stand in for SQLite lookups.
 
 Validity: a copy holds one generation, read in one SQLite snapshot, and is used only while the
 store's loaded generation is that one *and* the database has not moved past it. That is checked
@@ -46,10 +48,13 @@ class GenerationCache(Generic[T]):
         """The copy in hand, checked or not."""
         return self._value
 
-    def usable(self, conn: sqlite3.Connection, generation: int, count: int) -> T | None:
+    def usable(
+        self, conn: sqlite3.Connection, generation: int, count: int, *, at_once: bool = False
+    ) -> T | None:
         """The copy when it holds what the database holds at ``generation`` (``count`` rows);
-        built now when the SQLite lookups of this generation have cost as much (else None: the
-        caller asks SQLite and reports the time with `paid`)."""
+        built now when the SQLite lookups of this generation have cost as much, or ``at_once``
+        (a reader that asked for copies up front), unless the database has moved past it (else
+        None: the caller asks SQLite and reports the time with `paid`)."""
         value = self._value
         if value is not None and generation == self._generation:
             watch = self._watch  # nothing committed since the last check, or SQLite says so
@@ -59,7 +64,7 @@ class GenerationCache(Generic[T]):
             self._value, self._generation, self._sqlite_s = None, generation, 0.0
         if self._value is not None:
             self._moved_past()
-        if self._sqlite_s >= count * self._s_per_row:
+        if self._sqlite_s >= (0.0 if at_once else count * self._s_per_row):
             return self.load(conn, generation)
         return None
 

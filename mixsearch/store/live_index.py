@@ -14,9 +14,10 @@ from typing import Any
 
 import faiss
 import numpy as np
-from faiss import swig_ptr
 
 from mixsearch.store import index_spec as spec_mod
+from mixsearch.store.faiss_call import faiss_search
+from mixsearch.store.filter_partitions import FilterPartitions
 from mixsearch.store.filtered_probes import ListProbes, search_probing_allowed_lists
 from mixsearch.store.filters import FilterCache, ResolvedFilter
 from mixsearch.store.hit_table import HitRows
@@ -36,6 +37,7 @@ class LiveIndex:
         self._parameters: dict[tuple, Any] = {}
         self.filters = FilterCache()  # resolved filters of the loaded generation
         self.hits = HitRows()  # what hits show, from memory once that pays (hit_table.py)
+        self.partitions = FilterPartitions()  # graph stores: filters' own IVF indexes
 
     def set(self, index: faiss.Index | None, dead: np.ndarray) -> None:
         """Use ``index`` with the removed ids ``dead`` still in it masked."""
@@ -43,6 +45,7 @@ class LiveIndex:
         self._dim = 0 if index is None else index.d
         self.traits = spec_mod.IndexTraits.of(index)
         self._parameters.clear()
+        self.partitions.clear()  # of the generation before: their memory goes now
         self.dead = dead
         self._dead_selector = None
         if len(dead):
@@ -56,6 +59,7 @@ class LiveIndex:
     def close(self) -> None:
         self.index = None
         self.hits.clear()
+        self.partitions.clear()
 
     def apply(self, fids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
         """Add the rows of a commit and remove (or mask, for HNSW) its removed ids."""
@@ -69,6 +73,7 @@ class LiveIndex:
         if len(fids):
             index.add_with_ids(vectors, fids)
         self._parameters.clear()  # the filters of the old generation are keys there
+        self.partitions.clear()  # they hold the old generation's documents
 
     def search(
         self,
@@ -141,24 +146,6 @@ class LiveIndex:
         both = faiss.IDSelectorAnd(batch, dead)
         keep.append(both)
         return both
-
-
-def faiss_search(
-    index: faiss.Index, dim: int, q: np.ndarray, k: int, params: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """``index.search(q, k, params=params)`` without FAISS's Python wrapper, whose conversions
-    `Store.query_matrix` has made already and which costs ~10 µs a call: as much as the rest of
-    the engine's unfiltered path. The C++ call reads ``q`` as raw memory, hence the check."""
-    if q.dtype != np.float32 or q.ndim != 2 or q.shape[1] != dim or not q.flags.c_contiguous:
-        raise ValueError(
-            f"queries must be C-contiguous float32 [n, {dim}], got {q.dtype} {q.shape}"
-        )
-    n = len(q)
-    scores = np.empty((n, k), dtype=np.float32)
-    ids = np.empty((n, k), dtype=np.int64)
-    c_index: Any = index  # the C++ entry point (not in the faiss type stubs)
-    c_index.search_c(n, swig_ptr(q), k, swig_ptr(scores), swig_ptr(ids), params)
-    return scores, ids
 
 
 def live_count_problem(index: faiss.Index, dead: np.ndarray, count: int) -> str | None:

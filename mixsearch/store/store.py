@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from mixsearch.hit import Hit
 from mixsearch.store import db, layout, validation
 from mixsearch.store import index_spec as spec_mod
 from mixsearch.store.commits import FORMAT_VERSION, Commits, Creation, StoreDamagedError
+from mixsearch.store.filter_partitions import FilterPartition, PartitionSource
 from mixsearch.store.filters import ResolvedFilter
 from mixsearch.store.hit_table import HitTable
 from mixsearch.store.integrity import IntegrityReport, StoreSnapshot, check_store
@@ -408,10 +410,12 @@ class Store:
         return self._live.hits.table
 
     def warm(self) -> None:
-        """Load the hit table now rather than when it has paid off: for long-lived readers (a
-        server, a benchmark) that will search this generation many times."""
+        """Load the hit table now rather than when it has paid off, and build a graph store's
+        filter partitions on each filter's first search: for long-lived readers (a server, a
+        benchmark) that will search this generation many times."""
         if self._live.index is not None:
             self._live.hits.load(self._conn, self.generation)
+        self._live.partitions.at_once = True  # a graph store's filters: on their first search
 
     def vectors_for(self, faiss_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """The exact stored vectors [n, dim] in the order of ``faiss_ids``; ids that are not
@@ -450,6 +454,23 @@ class Store:
             modality=modality,
             where=where,
         )
+
+    def filter_partition(self, resolved: ResolvedFilter) -> FilterPartition | None:
+        """The filter's own IVF index on a graph (HNSW) store, when built and valid for the
+        loaded generation (`mixsearch.store.filter_partitions`); built now once the filter's
+        widened graph searches have cost as much, or at once after `warm`; else None."""
+        if not self._live.traits.hnsw or resolved.count == 0:
+            return None
+        meta = self._commits.meta
+        source = PartitionSource(
+            resolved, int(meta["next_faiss_id"]), self.dim, self.present_vectors
+        )
+        return self._live.partitions.usable(self._conn, int(meta["generation"]), source)
+
+    @property
+    def filter_partitions(self) -> dict[str, Any]:
+        """What the filter partitions in memory hold: budget, bytes, one entry per partition."""
+        return self._live.partitions.stats()
 
     def filter_vectors(self, resolved: ResolvedFilter) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of a resolved filter's documents for exact scoring, gathered once;
@@ -497,7 +518,13 @@ class Store:
             IndexSpecError: unknown or invalid search parameters.
         """
         q = self.query_matrix(queries)
-        return self._live.search(q, k, self._commits.search_params, params, allowed_ids)
+        if not isinstance(allowed_ids, ResolvedFilter) or not self._live.traits.hnsw:
+            return self._live.search(q, k, self._commits.search_params, params, allowed_ids)
+        t0 = time.perf_counter()
+        found = self._live.search(q, k, self._commits.search_params, params, allowed_ids)
+        # a filtered graph search pays towards the filter's partition (`filter_partition`)
+        self._live.partitions.paid(allowed_ids, time.perf_counter() - t0)
+        return found
 
     def search_hits(
         self, queries: np.ndarray, k: int, *, params: dict | None = None

@@ -298,7 +298,7 @@ def test_queries_of_any_layout_reach_faiss_as_float32_rows(tmp_path, vectors):
     """`Store.search` calls FAISS's C++ search, which reads the queries as raw memory: float64,
     strided or 1-d queries are converted first (same results), wrong widths refused, and the
     call itself refuses an array it was not given ready."""
-    from mixsearch.store.live_index import faiss_search
+    from mixsearch.store.faiss_call import faiss_search
 
     with Store.create(tmp_path / "s", dim=DIM, index_spec="HNSW16") as store:
         store.add(records(0, 600), vectors)
