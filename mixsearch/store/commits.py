@@ -475,40 +475,53 @@ class Commits:
 
     def load(self) -> None:
         """Load the committed state: checkpoint file + replay of later rows and dead ids."""
+        with self.loaded_snapshot(force=True):
+            pass
+
+    @contextlib.contextmanager
+    def loaded_snapshot(self, *, force: bool = False) -> Iterator[None]:
+        """One SQLite read snapshot (WAL) for the block, the committed state *of that snapshot*
+        loaded first when it is not the one in memory (always with ``force``): what the block
+        reads and what is loaded agree however fast a writer commits. A writer may checkpoint or
+        compact and delete the snapshot's file meanwhile: then a newer snapshot is taken; still
+        missing under fresh ones, the file is lost."""
         for attempt in range(5):
+            self.conn.execute("BEGIN")
             try:
-                self._load_snapshot()
-                return
+                if force or db.committed_generation(self.conn) != self.meta.get("generation"):
+                    self.load_in_snapshot()
+                break
             except FileNotFoundError as err:
-                # A writer checkpointed or compacted and deleted our snapshot's file: take a
-                # newer snapshot; still missing under fresh ones, the file is lost.
+                self.conn.execute("COMMIT")
                 if attempt == 4:
                     raise self._missing(Path(err.filename or str(err)).name) from None
                 time.sleep(0.05)
+            except BaseException:
+                self.conn.execute("COMMIT")
+                raise
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     def _missing(self, name: str) -> StoreDamagedError:
         if name == self.meta.get("vector_file"):
             return self.vectors.damaged(f"its vector file {name} is missing")
         return self.damaged(f"its committed index file {name} is missing")
 
-    def _load_snapshot(self) -> None:
-        self.conn.execute("BEGIN")  # one read snapshot (WAL) for meta, file name and rows
-        try:
-            meta = db.read_meta(self.conn)
-            if "format_version" not in meta:
-                raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
-            refuse_other_format(self.path, meta)
-            self.meta = meta
-            crash_point("load-meta-read")
-            self.vectors.map(meta)
-            index = None
-            if meta["index_spec_resolved"] is not None and not self._skip_index:
-                index = self._index_of_snapshot(meta)
-            dead = np.fromiter(
-                (r[0] for r in self.conn.execute("SELECT faiss_id FROM dead")), np.int64
-            )
-        finally:
-            self.conn.execute("COMMIT")
+    def load_in_snapshot(self) -> None:
+        """Load meta, vector file, index and dead ids, all read in the caller's snapshot."""
+        meta = db.read_meta(self.conn)
+        if "format_version" not in meta:
+            raise StoreCorruptError(f"{self.path}: not a mixsearch store (empty meta table)")
+        refuse_other_format(self.path, meta)
+        self.meta = meta
+        crash_point("load-meta-read")
+        self.vectors.map(meta)
+        index = None
+        if meta["index_spec_resolved"] is not None and not self._skip_index:
+            index = self._index_of_snapshot(meta)
+        dead = np.fromiter((r[0] for r in self.conn.execute("SELECT faiss_id FROM dead")), np.int64)
         if index is not None and spec_mod.is_removable(index):
             if len(dead):
                 index.remove_ids(dead)  # type: ignore[arg-type]

@@ -561,8 +561,11 @@ class Store:
         # inside a caller's read snapshot already (a server request): that one is used
         outer = commits.conn.in_transaction
         if outer and db.committed_generation(commits.conn) != self.generation:
-            commits.load()
-        with contextlib.nullcontext() if outer else self._read_snapshot_of_loaded():
+            commits.load_in_snapshot()  # a BEGIN of its own would fail inside the caller's
+        # else one read snapshot whose state is the one loaded: a writer committing between a
+        # load and the snapshot would otherwise pair the loaded vector map with checksums of
+        # rows it does not hold
+        with contextlib.nullcontext() if outer else commits.loaded_snapshot():
             yield StoreSnapshot(
                 path=self.path,
                 meta=dict(commits.meta),
@@ -574,26 +577,6 @@ class Store:
                 vector_segments=db.read_segments(commits.conn),
                 vectors_for=self.vectors_for,
             )
-
-    @contextlib.contextmanager
-    def _read_snapshot_of_loaded(self) -> Iterator[None]:
-        """A read snapshot of the generation loaded in memory (loading the committed one first):
-        a writer committing between the load and the snapshot would otherwise pair the loaded
-        vector map with checksums of rows it does not hold."""
-        conn = self._conn
-        for _ in range(5):
-            if db.committed_generation(conn) != self.generation:
-                self._commits.load()
-            conn.execute("BEGIN")
-            if db.committed_generation(conn) == self.generation:
-                break
-            conn.execute("COMMIT")  # a writer committed in between: load that one
-        else:
-            conn.execute("BEGIN")  # a writer that never stops: checks stay below the map's rows
-        try:
-            yield
-        finally:
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def read_snapshot(self) -> Iterator[int]:
