@@ -31,6 +31,7 @@ import numpy as np
 
 from mixsearch.errors import MixsearchError
 from mixsearch.fusion import l2_normalize
+from mixsearch.knn_recall import per_query_recall
 from mixsearch.rank import exact_top_k, top_k
 from mixsearch.store import Store
 from mixsearch.store.index_spec import IndexTraits
@@ -210,23 +211,6 @@ def exact_neighbours(store: Store, queries: np.ndarray, k: int) -> np.ndarray:
 def exact_top_k_of(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
-
-
-def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    """Mean fraction of each query's true top-k present in its returned top-k."""
-    per_query = per_query_recall(found, truth)
-    return float(per_query.mean()) if len(per_query) else 1.0
-
-
-def per_query_recall(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Each query's fraction of its true top-k present in its returned top-k [Q]."""
-    return np.array(
-        [
-            len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
-            for f, t in zip(found, truth, strict=True)
-        ],
-        dtype=np.float64,
-    )
 
 
 def _queries_per_second(store: Store, queries: np.ndarray, k: int, params: dict) -> float:

@@ -7,15 +7,10 @@ import pytest
 
 from mixsearch.documents import DocRecord, Modality
 from mixsearch.errors import MixsearchError
+from mixsearch.knn_recall import per_query_recall, recall_at_k
 from mixsearch.rank import top_k
 from mixsearch.store import Store
-from mixsearch.tune import (
-    exact_neighbours,
-    held_out_queries,
-    per_query_recall,
-    recall_at_k,
-    tune_search_params,
-)
+from mixsearch.tune import exact_neighbours, held_out_queries, tune_search_params
 
 DIM = 32
 

@@ -364,12 +364,7 @@ class CommitWatch:
         # SQLite deletes or truncates a -shm only when no connection has it open, and the
         # caller's connection — whose commits and snapshots this watch is about — has.
         seen = self._seen
-        if seen is None or self._fd is None:
-            return False
-        try:
-            return os.pread(self._fd, self.HEADER_BYTES, 0) == seen
-        except OSError:
-            return False
+        return seen is not None and self._header() == seen
 
     def _linked(self) -> bool:
         """The -shm file opened is still the database's (not deleted, maybe made anew)."""

@@ -19,6 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from mixsearch.knn_recall import recall_at_k
 from mixsearch.vectors import l2_normalize
 
 TUNE_QUERIES = 200  # half outside the filter, half inside
@@ -53,7 +54,7 @@ def tuned_nprobe(
 
     def reached(nprobe: int) -> float:
         found = [_search(index, q, nprobe, vectors, ids, wanted) for q in groups]
-        return min(recall(f, t) for f, t in zip(found, truths, strict=True))
+        return min(recall_at_k(f, t) for f, t in zip(found, truths, strict=True))
 
     # 8-bit codes may stop short of the aim even scanning every list: aim just below that then,
     # rather than scanning every list for the last few hundredths
@@ -103,10 +104,3 @@ def exact_ids(queries: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> np.n
         best_scores = np.take_along_axis(scores, top, axis=1)
         best_ids = np.take_along_axis(labels, top, axis=1)
     return best_ids
-
-
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    hits = [
-        len(set(f.tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth, strict=True)
-    ]
-    return float(np.mean(hits))

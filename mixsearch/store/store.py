@@ -518,12 +518,11 @@ class Store:
             IndexSpecError: unknown or invalid search parameters.
         """
         q = self.query_matrix(queries)
-        if not isinstance(allowed_ids, ResolvedFilter) or not self._live.traits.hnsw:
-            return self._live.search(q, k, self._commits.search_params, params, allowed_ids)
         t0 = time.perf_counter()
         found = self._live.search(q, k, self._commits.search_params, params, allowed_ids)
-        # a filtered graph search pays towards the filter's partition (`filter_partition`)
-        self._live.partitions.paid(allowed_ids, time.perf_counter() - t0)
+        if isinstance(allowed_ids, ResolvedFilter) and self._live.traits.hnsw:
+            # a filtered graph search pays towards the filter's partition (`filter_partition`)
+            self._live.partitions.paid(allowed_ids, time.perf_counter() - t0)
         return found
 
     def search_hits(
@@ -532,10 +531,8 @@ class Store:
         """`hits` of `search` (unfiltered) in one call: the common search, whose every Python
         call costs microseconds right after FAISS has cooled the CPU caches."""
         q = self.query_matrix(queries)
-        commits, live = self._commits, self._live
-        scores, ids = live.search(q, k, commits.search_params, params, None)
-        meta = commits.meta
-        return live.hits.hits(commits.conn, meta["generation"], meta["count"], scores, ids)
+        scores, ids = self._live.search(q, k, self._commits.search_params, params, None)
+        return self.hits(scores, ids)
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float32)
