@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint install clean
 
-$(STAMP): pyproject.toml constraints.txt mixsearch/store/_hit_table.c
+$(STAMP): pyproject.toml setup.py constraints.txt mixsearch/store/_hit_table.c mixsearch/_search_arrays.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,onnx,parquet,ray,serve]"

@@ -8,17 +8,18 @@ vector is a "more like this" query (`search_like`). `search_aligned` bounds k an
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixsearch import search_arrays
 from mixsearch.encoder_checks import EncoderSpec
 from mixsearch.errors import BadInputError, EncoderError
 from mixsearch.fusion import l2_normalize, query_vectors
 from mixsearch.rank import rank
+from mixsearch.search_arrays import UNIT_TOLERANCE
 from mixsearch.vectors import NORM_EPS
 
 if TYPE_CHECKING:
@@ -173,36 +174,25 @@ class AffineQuerySide:
     def __call__(self, alignment: Alignment | None, raw: np.ndarray, dim: int) -> np.ndarray:
         """``raw`` ([n, dim] or [dim] embeddings from the store's text encoder) mapped and
         normalised; embeddings of another dimension are refused."""
-        q = np.asarray(raw, dtype=np.float32)
-        if q.ndim == 1:
-            q = q[None, :]
-        if q.ndim != 2 or q.shape[1] != dim:
-            raise BadInputError(
-                f"query vectors have dimension {q.shape[-1]}, the store holds {dim}"
-            )
+        q = search_arrays.query_rows(raw, dim)  # the common query needs no conversion
+        if q is None:
+            q = checked_query_rows(raw, dim)
         if self._affine[0] is not alignment:
             self._affine = (alignment, *affine_query_side(alignment, dim))
         _, matrix, shift = self._affine
         if matrix is not None:
             q = q @ matrix
-        if shift is not None:
-            q = q + shift
-        return unit_query_rows(q)
+        return search_arrays.unit_rows(q, shift, UNIT_TOLERANCE, NORM_EPS)
 
 
-UNIT_TOLERANCE = 1e-6  # a float32 row this close to length 1 is left as it is
-
-
-def unit_query_rows(q: np.ndarray) -> np.ndarray:
-    """Rows of the float32 [n, dim] ``q`` at length 1. One query (the common call) takes the
-    cheapest route: numpy's per-call overhead, not arithmetic, is what a 512-d row costs."""
-    if len(q) == 1:
-        row = q[0]
-        norm = math.sqrt(float(row.dot(row)))  # ndarray.dot: 1 µs, np.vdot: 2 µs
-        if abs(norm - 1.0) <= UNIT_TOLERANCE:
-            return q
-        return q / np.float32(max(norm, NORM_EPS))
-    return l2_normalize(q)
+def checked_query_rows(raw: Any, dim: int) -> np.ndarray:
+    """``raw`` as a C-contiguous float32 [n, dim] array; another dimension is refused."""
+    q = np.asarray(raw, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise BadInputError(f"query vectors have dimension {q.shape[-1]}, the store holds {dim}")
+    return np.ascontiguousarray(q)
 
 
 def affine_query_side(

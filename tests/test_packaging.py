@@ -41,7 +41,7 @@ def test_an_existing_file_beats_a_preset_name(tmp_path, monkeypatch) -> None:
 def test_wheel_ships_presets_typing_marker_licence_and_version(tmp_path) -> None:
     source = tmp_path / "src"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source / name)
     shutil.copytree(
         REPO / "mixsearch", source / "mixsearch", ignore=shutil.ignore_patterns("__pycache__")
@@ -65,13 +65,11 @@ def test_wheel_ships_presets_typing_marker_licence_and_version(tmp_path) -> None
     assert f"{dist_info}/licenses/LICENSE" in names
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert f"Version: {mixsearch.__version__}" in metadata.splitlines()
-    # the optional compiled hit lookup: built wherever a C compiler is (as on the test machine)
-    assert "mixsearch/store/_hit_table.pyi" in names
-    if shutil.which("cc") or shutil.which("gcc"):
-        assert any(
-            n.startswith("mixsearch/store/_hit_table.") and n.endswith((".so", ".pyd"))
-            for n in names
-        )
+    # the optional C extensions (setup.py): built wherever a C compiler is, as here
+    for module in ("mixsearch/store/_hit_table", "mixsearch/_search_arrays"):
+        assert f"{module}.pyi" in names and f"{module}.c" in names
+        if shutil.which("cc") or shutil.which("gcc"):
+            assert any(n.startswith(f"{module}.") and n.endswith((".so", ".pyd")) for n in names)
 
 
 def test_cli_config_takes_a_preset_name(tmp_path, monkeypatch) -> None:

@@ -14,6 +14,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
 
 #define FIELDS 5 /* per row of the table's info array: start, then 4 field lengths */
 
@@ -52,12 +54,11 @@ static PyObject *bind(PyObject *module, PyObject *type) {
     Py_RETURN_NONE;
 }
 
-/* A buffer of `ndim` dimensions (strided, or C-contiguous when `contiguous`), items of
- * `itemsize` bytes and one of the struct format codes in `formats` (a byte order allowed). */
+/* A C-contiguous buffer of `ndim` dimensions, items of `itemsize` bytes and one of the struct
+ * format codes in `formats` (a byte order allowed). */
 static int get_buffer(PyObject *obj, Py_buffer *view, int ndim, Py_ssize_t itemsize,
-                      const char *formats, int contiguous, const char *what) {
-    int flags = contiguous ? PyBUF_C_CONTIGUOUS | PyBUF_FORMAT : PyBUF_RECORDS_RO;
-    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+                      const char *formats, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     const char *format = view->format == NULL ? "B" : view->format;
     if (*format && strchr("@=<", *format)) format++;
     int known = format[0] != 0 && format[1] == 0 && strchr(formats, format[0]) != NULL;
@@ -136,38 +137,57 @@ static PyObject *query_hits(const Table *t, const char *scores, Py_ssize_t score
     return hits;
 }
 
-/* hits(scores, ids, joined, info, codes, row_of, count, modalities, source) -> list[list[Hit]]
- *   scores: float32 [Q, k]; ids: int64 [Q, k] (either may be strided, e.g. a [:, :k] slice); joined: str; info: int64 buffer (FIELDS per
- *   row); codes: bytes (modality code per row); row_of: int32 buffer or None; count: rows;
- *   modalities: tuple (code -> Modality); source: what each hit reads its details from. */
+/* A 2-d ndarray of the native numpy type `type`, any strides (e.g. a [:, :k] slice). */
+static int is_matrix(PyObject *obj, int type) {
+    return PyArray_Check(obj) && PyArray_TYPE((PyArrayObject *)obj) == type &&
+           PyArray_ISNOTSWAPPED((PyArrayObject *)obj) && PyArray_ISALIGNED((PyArrayObject *)obj) &&
+           PyArray_NDIM((PyArrayObject *)obj) == 2;
+}
+
+/* hits(scores, ids, arrays, source) -> list[list[Hit]], or NotImplemented when scores / ids are
+ *   not float32 / int64 ndarrays [Q, k] (FAISS's own; the caller then takes the Python loop).
+ *   arrays: a HitTable's (joined str, info int64 buffer (FIELDS per row), codes bytes (modality
+ *   code per row), row_of int32 buffer or None, count, modalities tuple (code -> Modality));
+ *   source: what each hit reads its details from. */
 static PyObject *hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_Format(PyExc_TypeError, "hits() takes 9 arguments (%zd given)", nargs);
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "hits() takes 4 arguments (%zd given)", nargs);
         return NULL;
     }
     if (hit_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "hits() before bind(Hit)");
         return NULL;
     }
-    if (!PyUnicode_Check(args[2]) || !PyTuple_Check(args[7])) {
-        PyErr_SetString(PyExc_TypeError, "hits(): joined must be a str, modalities a tuple");
+    if (!is_matrix(args[0], NPY_FLOAT32) || !is_matrix(args[1], NPY_INT64))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyArrayObject *scores = (PyArrayObject *)args[0], *ids = (PyArrayObject *)args[1];
+    if (PyArray_DIM(scores, 0) != PyArray_DIM(ids, 0) ||
+        PyArray_DIM(scores, 1) != PyArray_DIM(ids, 1)) {
+        PyErr_SetString(PyExc_ValueError, "hits(): scores and ids differ in shape");
         return NULL;
     }
-    Table t = {.joined = args[2], .modalities = args[7], .source = args[8]};
-    t.bound = PyLong_AsSsize_t(args[6]);
-    if (t.bound == -1 && PyErr_Occurred()) return NULL;
-    Py_buffer scores, ids, info, codes, row_of = {0};
-    int have_row_of = args[5] != Py_None;
-    PyObject *out = NULL;
-    if (get_buffer(args[0], &scores, 2, 4, "f", 0, "scores") < 0) return NULL;
-    if (get_buffer(args[1], &ids, 2, 8, "ql", 0, "ids") < 0) goto release_scores;
-    if (get_buffer(args[3], &info, 1, 8, "ql", 1, "info") < 0) goto release_ids;
-    if (get_buffer(args[4], &codes, 1, 1, "Bb", 1, "codes") < 0) goto release_info;
-    if (have_row_of && get_buffer(args[5], &row_of, 1, 4, "i", 1, "row_of") < 0) goto release_codes;
-    if (scores.shape[0] != ids.shape[0] || scores.shape[1] != ids.shape[1]) {
-        PyErr_SetString(PyExc_ValueError, "hits(): scores and ids differ in shape");
-        goto release_all;
+    PyObject *arrays = args[2];
+    if (!PyTuple_Check(arrays) || PyTuple_GET_SIZE(arrays) != 6 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(arrays, 0)) || !PyTuple_Check(PyTuple_GET_ITEM(arrays, 5))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "hits(): arrays must be (joined str, info, codes, row_of, count, "
+                        "modalities tuple)");
+        return NULL;
     }
+    Table t = {.joined = PyTuple_GET_ITEM(arrays, 0),
+               .modalities = PyTuple_GET_ITEM(arrays, 5),
+               .source = args[3]};
+    PyObject *row_of_obj = PyTuple_GET_ITEM(arrays, 3);
+    t.bound = PyLong_AsSsize_t(PyTuple_GET_ITEM(arrays, 4));
+    if (t.bound == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer info, codes, row_of = {0};
+    int have_row_of = row_of_obj != Py_None;
+    PyObject *out = NULL;
+    if (get_buffer(PyTuple_GET_ITEM(arrays, 1), &info, 1, 8, "ql", "info") < 0) return NULL;
+    if (get_buffer(PyTuple_GET_ITEM(arrays, 2), &codes, 1, 1, "Bb", "codes") < 0)
+        goto release_info;
+    if (have_row_of && get_buffer(row_of_obj, &row_of, 1, 4, "i", "row_of") < 0)
+        goto release_codes;
     t.info = info.buf;
     t.info_rows = Py_MIN(info.shape[0] / FIELDS, codes.shape[0]);
     t.codes = codes.buf;
@@ -175,33 +195,30 @@ static PyObject *hits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         t.row_of = row_of.buf;
         t.bound = row_of.shape[0];
     }
-    Py_ssize_t n_queries = scores.shape[0], k = scores.shape[1];
+    Py_ssize_t n_queries = PyArray_DIM(scores, 0), k = PyArray_DIM(scores, 1);
+    const char *score_data = PyArray_BYTES(scores), *id_data = PyArray_BYTES(ids);
     out = PyList_New(n_queries);
     for (Py_ssize_t q = 0; out != NULL && q < n_queries; q++) {
-        PyObject *one = query_hits(&t, (const char *)scores.buf + q * scores.strides[0],
-                                   scores.strides[1], (const char *)ids.buf + q * ids.strides[0],
-                                   ids.strides[1], k);
+        PyObject *one = query_hits(&t, score_data + q * PyArray_STRIDE(scores, 0),
+                                   PyArray_STRIDE(scores, 1), id_data + q * PyArray_STRIDE(ids, 0),
+                                   PyArray_STRIDE(ids, 1), k);
         if (one == NULL) Py_CLEAR(out);
         else PyList_SET_ITEM(out, q, one);
     }
-release_all:
     if (have_row_of) PyBuffer_Release(&row_of);
 release_codes:
     PyBuffer_Release(&codes);
 release_info:
     PyBuffer_Release(&info);
-release_ids:
-    PyBuffer_Release(&ids);
-release_scores:
-    PyBuffer_Release(&scores);
     return out;
 }
 
 static PyMethodDef methods[] = {
     {"bind", bind, METH_O, "bind(Hit): read the offsets of Hit's slots (once, at import)."},
     {"hits", (PyCFunction)(void (*)(void))hits, METH_FASTCALL,
-     "hits(scores, ids, joined, info, codes, row_of, count, modalities, source): the Hits of a "
-     "batch of FAISS results from a HitTable's arrays (see hit_table.HitTable.hits_batch)."},
+     "hits(scores, ids, arrays, source): the Hits of a batch of FAISS results from a HitTable's "
+     "arrays, or NotImplemented for scores / ids not float32 / int64 (see "
+     "hit_table.HitTable.hits_batch)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -210,4 +227,7 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__hit_table(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__hit_table(void) {
+    import_array(); /* returns NULL with ImportError when numpy's C API is not the one built on */
+    return PyModule_Create(&module);
+}

@@ -1,4 +1,5 @@
 # Types of the compiled hit lookup, mixsearch/store/_hit_table.c (see hit_table.py).
+from types import NotImplementedType
 from typing import Any
 
 import numpy as np
@@ -9,12 +10,7 @@ def bind(hit_class: type[Hit], /) -> None: ...
 def hits(
     scores: np.ndarray,
     faiss_ids: np.ndarray,
-    joined: str,
-    info: Any,
-    codes: bytes,
-    row_of: Any,
-    count: int,
-    modalities: tuple[Any, ...],
+    arrays: tuple[str, Any, bytes, Any, int, tuple[Any, ...]],
     source: Any,
     /,
-) -> list[list[Hit]]: ...
+) -> list[list[Hit]] | NotImplementedType: ...

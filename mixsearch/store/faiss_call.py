@@ -9,6 +9,8 @@ import faiss
 import numpy as np
 from faiss import swig_ptr
 
+from mixsearch import search_arrays
+
 
 def faiss_search(
     index: faiss.Index, dim: int, q: np.ndarray, k: int, params: Any
@@ -16,13 +18,12 @@ def faiss_search(
     """``index.search(q, k, params=params)`` without FAISS's Python wrapper, whose conversions
     `Store.query_matrix` has made already and which costs ~10 µs a call: as much as the rest of
     the engine's unfiltered path. The C++ call reads ``q`` as raw memory, hence the check."""
-    if q.dtype != np.float32 or q.ndim != 2 or q.shape[1] != dim or not q.flags.c_contiguous:
+    if search_arrays.query_rows(q, dim) is None:
         raise ValueError(
             f"queries must be C-contiguous float32 [n, {dim}], got {q.dtype} {q.shape}"
         )
     n = len(q)
-    scores = np.empty((n, k), dtype=np.float32)
-    ids = np.empty((n, k), dtype=np.int64)
+    scores, ids = search_arrays.result_arrays(n, k)
     c_index: Any = index  # the C++ entry point (not in the faiss type stubs)
     c_index.search_c(n, swig_ptr(q), k, swig_ptr(scores), swig_ptr(ids), params)
     return scores, ids

@@ -53,7 +53,6 @@ INITIAL_LOAD_S_PER_ROW = (
     4e-6  # 100k rows in 0.38–0.47 s (benchmarks/search.py, under load); refined per load
 )
 
-FLOAT32, INT64 = np.dtype(np.float32), np.dtype(np.int64)  # dtypes are singletons
 HitRow = tuple  # (doc_id, modality code, text prefix, image_path, metadata JSON)
 
 
@@ -81,7 +80,16 @@ class HitTable:
     hits is memory-bound: a column-per-field layout touched ~11 per hit and was no faster than
     SQLite). Plain `array.array`, not numpy: per element, numpy's call overhead exceeds it all."""
 
-    __slots__ = ("_info", "_joined", "_modality", "_row_of", "count", "generation", "load_s")
+    __slots__ = (
+        "_arrays",
+        "_info",
+        "_joined",
+        "_modality",
+        "_row_of",
+        "count",
+        "generation",
+        "load_s",
+    )
 
     def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
         """Read the table from ``conn``, which must be inside the snapshot of ``generation``."""
@@ -104,6 +112,15 @@ class HitTable:
             self._row_of = array.array("i", row_of.tobytes())
         self.count = len(ids)
         self.generation = generation
+        # what the compiled lookup reads, in one argument: one attribute read per search
+        self._arrays = (
+            self._joined,
+            self._info,
+            self._modality,
+            self._row_of,
+            self.count,
+            MODALITIES,
+        )
         self.load_s = time.perf_counter() - t0
 
     def __len__(self) -> int:
@@ -126,21 +143,14 @@ class HitTable:
         return found
 
     def hits_batch(self, scores: np.ndarray, faiss_ids: np.ndarray) -> list[list[Hit]]:
-        """`Hit`s of a batch of FAISS results (float32 [Q, k] scores, int64 ids), compiled when
-        the extension is built, else `hits` per query."""
-        if compiled is None or scores.dtype is not FLOAT32 or faiss_ids.dtype is not INT64:
-            return self.hits_python(scores, faiss_ids)  # FAISS's are float32 and int64
-        return compiled.hits(
-            scores,
-            faiss_ids,
-            self._joined,
-            self._info,
-            self._modality,
-            self._row_of,
-            self.count,
-            MODALITIES,
-            self,
-        )
+        """`Hit`s of a batch of FAISS results ([Q, k] scores and ids), compiled when the
+        extension is built and the arrays are FAISS's own float32 and int64, else `hits` per
+        query."""
+        if compiled is not None:
+            made = compiled.hits(scores, faiss_ids, self._arrays, self)
+            if made is not NotImplemented:
+                return made
+        return self.hits_python(scores, faiss_ids)
 
     def hits_python(self, scores: np.ndarray, faiss_ids: np.ndarray) -> list[list[Hit]]:
         """`hits_batch` in the interpreter (what runs without the compiled extension)."""

@@ -21,6 +21,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from mixsearch import search_arrays
 from mixsearch.documents import DocRecord
 from mixsearch.errors import (
     StoreCorruptError,
@@ -535,6 +536,11 @@ class Store:
         return self.hits(scores, ids)
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
+        """``queries`` as the C-contiguous float32 [n, dim] array FAISS reads (a 1-d vector is
+        one row); the common query, already that, is returned as it is."""
+        ready = search_arrays.query_rows(queries, self.dim)
+        if ready is not None:
+            return ready
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:
             q = q[None, :]

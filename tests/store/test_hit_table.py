@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixsearch.documents import DocRecord, Modality
-from mixsearch.hit import MODALITIES, Hit
+from mixsearch.hit import Hit
 from mixsearch.rank import rank
 from mixsearch.store import Store, hit_table
 from mixsearch.store import db as store_db
@@ -183,21 +183,21 @@ def test_the_compiled_lookup_makes_the_python_lookups_hits(tmp_path, removed) ->
 
 
 @pytest.mark.skipif(hit_table.compiled is None, reason="the C extension is not built here")
-def test_the_compiled_lookup_refuses_arrays_of_the_wrong_type(tmp_path) -> None:
+def test_the_compiled_lookup_leaves_other_arrays_to_the_python_loop(tmp_path) -> None:
+    """Ids of 4 bytes would be read as garbage, so the compiled lookup declines them (and any
+    non-FAISS dtype) and `hits_batch` takes the Python loop; bad table arrays are refused."""
     with _store(tmp_path) as store:
         store.warm()
         table = store.hit_table
         assert table is not None
-        ids = np.zeros((1, 3), np.int32)  # 4-byte ids would be read as garbage
-        with pytest.raises(ValueError, match="ids"):
-            hit_table.compiled.hits(
-                np.zeros((1, 3), np.float32),
-                ids,
-                table._joined,
-                table._info,
-                table._modality,
-                None,
-                len(table),
-                MODALITIES,
-                table,
-            )
+        scores, ids = np.zeros((2, 3), np.float32), np.array([[0, 1, -1], [2, 2, 9]])
+        for s, i in ((scores, ids.astype(np.int32)), (scores.astype(np.float64), ids)):
+            assert hit_table.compiled.hits(s, i, table._arrays, table) is NotImplemented
+            assert _fields(table.hits_batch(s, i)) == _fields(table.hits_python(s, i))
+        with pytest.raises(ValueError, match="shape"):
+            hit_table.compiled.hits(scores[:1], ids, table._arrays, table)
+        with pytest.raises(TypeError, match="arrays"):
+            hit_table.compiled.hits(scores, ids, table._arrays[:5], table)
+        broken = (table._joined, np.asarray(table._info, np.float64), *table._arrays[2:])
+        with pytest.raises(ValueError, match="info"):
+            hit_table.compiled.hits(scores, ids, broken, table)
