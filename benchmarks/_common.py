@@ -130,6 +130,70 @@ def make_queries(
     return unit_rows(q)
 
 
+CORPUS_FILES = {  # a corpus of one's own (--corpus DIR): file -> what it holds
+    "vectors.npy": "[N, D] document vectors in the store's space (e.g. CLIP, images aligned)",
+    "modality.npy": "[N] int modality codes: 0 text, 1 image, 2 image+text",
+    "queries.npy": "[Q, D] text query vectors (measured)",
+    "tune.npy": "[T, D] optional: other text queries, to tune nprobe/efSearch on",
+}
+
+
+def load_corpus(folder: str | Path) -> dict[str, np.ndarray]:
+    """A corpus of one's own instead of the synthetic one: the `CORPUS_FILES` of ``folder``
+    (plain .npy, read without pickle; rows normalised here), as keys vectors, modality,
+    queries and, when given, tune. A missing or malformed file stops the run with one line
+    naming it."""
+    folder = Path(folder)
+    arrays: dict[str, np.ndarray] = {}
+    for name in CORPUS_FILES:
+        path = folder / name
+        if not path.is_file():
+            if name == "tune.npy":
+                continue
+            raise SystemExit(f"{path}: missing ({name}: {CORPUS_FILES[name]})")
+        try:
+            arrays[path.stem] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"{path}: not a plain .npy array ({err})") from None
+    check_corpus(folder, arrays)
+    for name in ("vectors", "queries", "tune"):
+        if name in arrays:
+            arrays[name] = np.ascontiguousarray(unit_rows(arrays[name]))
+    arrays["modality"] = arrays["modality"].astype(np.int8)
+    return arrays
+
+
+def check_corpus(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Shapes, dtypes and values of a loaded corpus (`load_corpus`)."""
+    vectors, modality = arrays["vectors"], arrays["modality"]
+    if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.dtype.kind != "f":
+        raise SystemExit(
+            f"{folder / 'vectors.npy'}: expected float [N, D], got {vectors.dtype} {vectors.shape}"
+        )
+    if modality.shape != (len(vectors),) or modality.dtype.kind not in "iu":
+        raise SystemExit(
+            f"{folder / 'modality.npy'}: expected int [{len(vectors)}], got "
+            f"{modality.dtype} {modality.shape}"
+        )
+    if len(modality) and not set(np.unique(modality).tolist()) <= {TEXT, IMAGE, IMAGE_TEXT}:
+        raise SystemExit(f"{folder / 'modality.npy'}: codes must be 0, 1 or 2")
+    for name in ("vectors", "queries", "tune"):
+        x = arrays.get(name)
+        if x is None:
+            continue
+        if x.ndim != 2 or x.shape[1] != vectors.shape[1] or x.dtype.kind != "f" or not len(x):
+            raise SystemExit(
+                f"{folder / (name + '.npy')}: expected float [n, {vectors.shape[1]}], "
+                f"got {x.dtype} {x.shape}"
+            )
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1) | ~np.any(x, axis=1))
+        if len(bad):
+            raise SystemExit(
+                f"{folder / (name + '.npy')}: row {bad[0]} is zero or not finite "
+                f"({len(bad)} such rows)"
+            )
+
+
 def set_faiss_threads(n: int | None) -> int:
     """Set FAISS's OpenMP threads explicitly (default: all cores) and return the number used."""
     import faiss

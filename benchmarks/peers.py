@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-timeout", type=int, default=3600, help="seconds per peer")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--corpus",
+        default=None,
+        help="a corpus of your own instead of the synthetic one: a folder of vectors.npy, "
+        "modality.npy, queries.npy and tune.npy (benchmarks/_common.py CORPUS_FILES); --n, "
+        "--dim, --queries and --tune-queries are then its own",
+    )
     p.add_argument("--json", dest="json_out", default=None)
     p.add_argument(
         "--skip-mixsearch",
@@ -122,14 +129,8 @@ def make_corpus(args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Corpus, queries and exact truths (saved as .npy files in ``data`` for the runners)."""
     import faiss
 
-    geometry = C.make_geometry(args.dim, 300, args.seed)
-    vectors, modality = C.make_documents(geometry, args.n, args.seed)
-    arrays = {
-        "vectors": vectors,
-        "modality": modality,
-        "queries": C.make_queries(geometry, vectors, modality, args.queries, args.seed + 1),
-        "tune": C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2),
-    }
+    arrays = own_corpus(args) if args.corpus else synthetic_corpus(args)
+    vectors, modality = arrays["vectors"], arrays["modality"]
     images = np.flatnonzero(modality == IMAGE)
     for name in ("queries", "tune"):
         prefix = "truth" if name == "queries" else "tune_truth"
@@ -137,6 +138,30 @@ def make_corpus(args: argparse.Namespace) -> dict[str, np.ndarray]:
         arrays[prefix] = faiss.knn(q, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
         found = faiss.knn(q, vectors[images], K, metric=faiss.METRIC_INNER_PRODUCT)[1]
         arrays[f"{prefix}_image"] = images[found]
+    return arrays
+
+
+def synthetic_corpus(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    geometry = C.make_geometry(args.dim, 300, args.seed)
+    vectors, modality = C.make_documents(geometry, args.n, args.seed)
+    return {
+        "vectors": vectors,
+        "modality": modality,
+        "queries": C.make_queries(geometry, vectors, modality, args.queries, args.seed + 1),
+        "tune": C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2),
+    }
+
+
+def own_corpus(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """--corpus: its arrays, and args.n, dim, queries, tune_queries set to its sizes."""
+    arrays = C.load_corpus(args.corpus)
+    if "tune" not in arrays:
+        raise SystemExit(
+            f"{args.corpus}: no tune.npy — every system is tuned on queries apart from the "
+            "measured ones"
+        )
+    args.n, args.dim = arrays["vectors"].shape
+    args.queries, args.tune_queries = len(arrays["queries"]), len(arrays["tune"])
     return arrays
 
 
@@ -380,8 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mixsearch-peers-"))
     data = work / "data"
     C.set_faiss_threads(None)
-    C.log(f"corpus: {args.n} x {args.dim}, {args.queries} + {args.tune_queries} queries ...")
     arrays = make_corpus(args)
+    C.log(f"corpus: {args.n} x {args.dim}, {args.queries} + {args.tune_queries} queries")
     if args.reuse_reference:
         check_reference(arrays, data)  # before the corpus files are replaced
     save_corpus(arrays, data)

@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=None, help="FAISS OpenMP threads (default: all cores)"
     )
+    p.add_argument(
+        "--corpus",
+        default=None,
+        help="a corpus of your own instead of the synthetic one: a folder of vectors.npy, "
+        "modality.npy, queries.npy and optionally tune.npy (benchmarks/_common.py CORPUS_FILES); "
+        "--n and --dim are then its own",
+    )
     p.add_argument("--clusters", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default=None, help="where stores are built (default: a temp dir)")
@@ -623,6 +630,36 @@ def exact_filtered_truth(
     return allowed[found]
 
 
+def corpus(
+    args: argparse.Namespace, threads: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(documents, modality codes, measured queries, tuning queries or None): the --corpus
+    folder's (args.n and args.dim then become its own), or a synthetic corpus of args.n."""
+    if args.corpus:
+        arrays = C.load_corpus(args.corpus)
+        args.n, args.dim = arrays["vectors"].shape
+        queries = arrays["queries"][: args.queries] if args.queries else arrays["queries"]
+        tune = arrays.get("tune") if args.tune_queries else None
+        C.log(
+            f"corpus {args.corpus}: {args.n} x {args.dim}, {len(queries)} queries, "
+            f"tuning on {'its tune.npy' if tune is not None else 'held-out documents'}; "
+            f"FAISS threads = {threads}"
+        )
+        return arrays["vectors"], arrays["modality"], queries, tune
+    n_queries = args.queries or (300 if args.quick else 1000)
+    C.log(
+        f"generating {args.n} x {args.dim} documents, {n_queries} queries; "
+        f"FAISS threads = {threads}"
+    )
+    geometry = C.make_geometry(args.dim, args.clusters, args.seed)
+    vectors, modality = C.make_documents(geometry, args.n, args.seed)
+    queries = C.make_queries(geometry, vectors, modality, n_queries, args.seed + 1)
+    tune = None
+    if args.tune_queries:  # a separate sample, as a query log would give
+        tune = C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2)
+    return vectors, modality, queries, tune
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import faiss
 
@@ -632,20 +669,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         import mixsearch.engine
         import mixsearch.rank
         import mixsearch.tune  # noqa: F401
-    n_queries = args.queries or (300 if args.quick else 1000)
+    vectors, modality, queries, tune_queries = corpus(args, threads)
+    n_queries = len(queries)
     n_latency = min(args.latency_queries or (200 if args.quick else 500), n_queries)
     specs = dedupe_auto(
         [expand_spec(s, args.n) for s in parse_specs(args.indexes, args.quick)], args
     )
-    C.log(
-        f"generating {args.n} x {args.dim} documents, {n_queries} queries; FAISS threads = {threads}"
-    )
-    geometry = C.make_geometry(args.dim, args.clusters, args.seed)
-    vectors, modality = C.make_documents(geometry, args.n, args.seed)
-    queries = C.make_queries(geometry, vectors, modality, n_queries, args.seed + 1)
-    tune_queries = None
-    if args.tune_queries:  # a separate sample, as a query log would give
-        tune_queries = C.make_queries(geometry, vectors, modality, args.tune_queries, args.seed + 2)
     t0 = time.perf_counter()
     truth = faiss.knn(queries, vectors, K, metric=faiss.METRIC_INNER_PRODUCT)[1]
     filtered_truth = None if args.no_engine else exact_filtered_truth(queries, vectors, modality)
@@ -683,11 +712,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "engine": not args.no_engine,
         "tuned_on": f"{args.tune_queries} sample queries" if args.tune_queries else "corpus",
         "machine": C.machine_info(),
-        "corpus": {
-            "clusters": args.clusters,
-            "seed": args.seed,
-            "generator": "benchmarks/_common.py",
-        },
+        "corpus": (
+            {"folder": str(args.corpus)}
+            if args.corpus
+            else {
+                "clusters": args.clusters,
+                "seed": args.seed,
+                "generator": "benchmarks/_common.py",
+            }
+        ),
         "load": load,
         "alignment": target.alignment,
         "indexes": rows,

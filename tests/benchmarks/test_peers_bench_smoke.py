@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from bench_module import load_benchmark
+from bench_module import load_benchmark, write_own_corpus
 
 
 def test_unknown_peer_is_refused(capsys):
@@ -36,3 +36,22 @@ def test_mixsearch_rows_without_peers(tmp_path):
         assert row["filtered"]["knob"]["method"] in ("exact", "ann")
         assert row["filtered"]["recall"] >= 0.9
     assert (tmp_path / "w" / "data" / "reference.faiss").is_file()
+
+
+def test_a_corpus_of_ones_own_sets_the_sizes_and_needs_tuning_queries(tmp_path):
+    peers = load_benchmark("peers")
+    write_own_corpus(tmp_path / "mine")
+    out = tmp_path / "peers.json"
+    argv = ["--corpus", str(tmp_path / "mine"), "--peers", "", "--workdir", str(tmp_path / "w")]
+    assert peers.main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["n"], result["dim"], result["queries"], result["tune_queries"]) == (
+        1500,
+        48,
+        40,
+        40,
+    )
+    assert all(0.0 <= r["unfiltered"]["recall"] <= 1.0 for r in result["rows"])
+    (tmp_path / "mine" / "tune.npy").unlink()
+    with pytest.raises(SystemExit, match="no tune.npy"):
+        peers.main(argv)

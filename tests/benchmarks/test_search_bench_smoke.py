@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
-from bench_module import load_benchmark
+from bench_module import load_benchmark, write_own_corpus
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,28 @@ def test_filtered_search_is_measured(result: dict) -> None:
         assert flt["recall"] >= 0.9, row["index"]  # widened or exact: no collapse to ~0.5
     flat = next(r for r in result["indexes"] if r["spec"] == "Flat")
     assert flat["filtered"]["recall"] == pytest.approx(1.0)
+
+
+def test_a_corpus_of_ones_own_is_measured_at_its_own_size(tmp_path) -> None:
+    search = load_benchmark("search")
+    write_own_corpus(tmp_path / "mine")
+    out = tmp_path / "mine.json"
+    argv = ["--corpus", str(tmp_path / "mine"), "--quick", "--latency-queries", "16"]
+    argv += ["--indexes", "Flat,IVF{nlist},Flat", "--workdir", str(tmp_path / "w")]
+    assert search.main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["n"], result["dim"], result["queries"]) == (1500, 48, 40)
+    assert result["corpus"] == {"folder": str(tmp_path / "mine")}
+    flat = result["indexes"][0]
+    assert flat["recall_raw"] == 1.0 and flat["recall_engine"] == 1.0  # exact: its own truth
+
+
+def test_a_malformed_corpus_stops_with_the_file_named(tmp_path) -> None:
+    search = load_benchmark("search")
+    write_own_corpus(tmp_path / "mine")
+    np.save(tmp_path / "mine" / "modality.npy", np.full(1500, 5))
+    with pytest.raises(SystemExit, match=r"modality\.npy: codes must be 0, 1 or 2"):
+        search.main(["--corpus", str(tmp_path / "mine"), "--workdir", str(tmp_path / "w")])
+    (tmp_path / "mine" / "queries.npy").unlink()
+    with pytest.raises(SystemExit, match=r"queries\.npy: missing"):
+        search.main(["--corpus", str(tmp_path / "mine"), "--workdir", str(tmp_path / "w")])
