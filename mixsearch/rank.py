@@ -48,10 +48,11 @@ def rank(
     `Store.filter_ids`; ``candidates``: how many FAISS candidates to fetch (default k, or 4k when
     re-scoring); ``params``: FAISS search parameters (default: the store's tuned ones).
     """
-    if modality is None and not where and candidates is None and not rescore:
-        _check_k(k)
-        if not store.is_lossy:  # the common search in one short path: FAISS's top k, their hits
-            return store.search_hits(query_vectors, k, params=params)
+    common = modality is None and not where and candidates is None and not rescore
+    if common and type(k) is int and k >= 1 and not store.is_lossy:
+        # the common search in one short path: FAISS's top k, their hits (a bad k, or any
+        # other search, goes through `top_k`, which checks it)
+        return store.search_hits(query_vectors, k, params=params)
     scores, ids = top_k(
         store,
         query_vectors,

@@ -531,7 +531,9 @@ class Store:
     ) -> list[list[Hit]]:
         """`hits` of `search` (unfiltered) in one call: the common search, whose every Python
         call costs microseconds right after FAISS has cooled the CPU caches."""
-        q = self.query_matrix(queries)
+        q = search_arrays.query_rows(queries, self.dim)  # the common query: as it is
+        if q is None:
+            q = self.query_matrix(queries)
         scores, ids = self._live.search(q, k, self._commits.search_params, params, None)
         return self.hits(scores, ids)
 
