@@ -21,8 +21,10 @@ dominates the mixture; a softer one averages over the plausible classes.
 
 from __future__ import annotations
 
+import csv
 import functools
 import importlib.metadata
+import importlib.util
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -414,13 +416,40 @@ def imagenet_class_names() -> list[str]:
 
 def imagenet_class_texts(kind: str = DEFAULT_CLASS_TEXT) -> list[str]:
     """Per ImageNet-1k class, in the classifier's output order: its short name (``"name"``), or
-    its WordNet lemmas and definition (``"description"``, shipped with timm, offline)."""
+    its WordNet lemmas and definition (``"description"``, shipped with timm, offline).
+
+    The descriptions key the shipped class-prompt embeddings, so every first image encode needs
+    them: they are read from timm's data files directly, as timm's ``ImageNetInfo`` builds them
+    ("{lemmas}: {definition}" per synset), because ``import timm.data`` would import all of
+    timm's models first (seconds). ``tests/encoders/test_efficientnet_lite0.py`` checks the
+    result equals ``ImageNetInfo``'s."""
     if kind == "name":
         return imagenet_class_names()
-    from timm.data import ImageNetInfo
+    synsets = _timm_imagenet_file("imagenet_synsets.txt").splitlines()
+    lemmas = _tab_separated(_timm_imagenet_file("imagenet_synset_to_lemma.txt"))
+    definitions = _tab_separated(_timm_imagenet_file("imagenet_synset_to_definition.txt"))
+    return [f"{lemmas[synset]}: {definitions[synset]}" for synset in synsets]
 
-    info = ImageNetInfo("imagenet-1k")
-    return [info.index_to_description(i, detailed=True) for i in range(info.num_classes())]
+
+def _timm_imagenet_file(name: str) -> str:
+    """One of timm's ImageNet metadata files (``timm/data/_info``), located without running
+    timm's package ``__init__`` (find_spec of a top-level package only finds it)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailableError(
+            "the ImageNet class descriptions ship with timm, which is missing; pip install timm"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info" / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise WeightsUnavailableError(
+            f"cannot read timm's class descriptions {path}: {error}"
+        ) from None
+
+
+def _tab_separated(text: str) -> dict[str, str]:
+    return dict(csv.reader(text.splitlines(), delimiter="\t"))
 
 
 def lite0_preprocess(image: Image.Image) -> torch.Tensor:
@@ -457,17 +486,20 @@ def _lite0_weights_path() -> Path:
 
 
 def _load_lite0(weights_path: Path, device: str) -> torch.nn.Module:
-    import timm
+    """The packaged classifier as `EfficientNetLite0`: timm's tf_efficientnet_lite0 in plain
+    torch, so an image encode never imports timm (seconds: it imports all of timm's models)."""
     import torch
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    from mixsearch.encoders.efficientnet_lite0 import EfficientNetLite0
+
+    model = EfficientNetLite0()
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    stage_sizes = [len(stage) for stage in model.blocks]  # type: ignore[arg-type,union-attr]
+    stage_sizes = [len(stage) for stage in model.blocks]  # type: ignore[arg-type]
     model.load_state_dict(_lite0_timm_state(state, stage_sizes), strict=True)
     return model.eval().to(device)
 
 
-# efficientnet_pytorch → timm names, outside the blocks.
+# efficientnet_pytorch → timm names (which EfficientNetLite0 keeps), outside the blocks.
 _STEM_HEAD = {
     "_conv_stem.": "conv_stem.",
     "_bn0.": "bn1.",
