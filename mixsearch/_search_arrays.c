@@ -25,6 +25,15 @@ static int is_rows(PyObject *obj, npy_intp dim) {
            PyArray_ISALIGNED(a);
 }
 
+/* Every value finite: FAISS ranks a NaN query's neighbours as nothing, silently. */
+static int all_finite(PyArrayObject *a) {
+    const float *x = (const float *)PyArray_DATA(a);
+    npy_intp size = PyArray_SIZE(a);
+    float sum = 0.0f; /* NaN or infinity in, NaN or infinity out: one branch for the array */
+    for (npy_intp i = 0; i < size; i++) sum += x[i] * 0.0f;
+    return sum == 0.0f;
+}
+
 static PyObject *query_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "query_rows(q, dim) takes 2 arguments");
@@ -32,7 +41,7 @@ static PyObject *query_rows(PyObject *module, PyObject *const *args, Py_ssize_t 
     }
     npy_intp dim = PyLong_AsSsize_t(args[1]);
     if (dim == -1 && PyErr_Occurred()) return NULL;
-    if (is_rows(args[0], dim)) return Py_NewRef(args[0]);
+    if (is_rows(args[0], dim) && all_finite((PyArrayObject *)args[0])) return Py_NewRef(args[0]);
     Py_RETURN_NONE;
 }
 
@@ -43,19 +52,23 @@ static double row_norm(const float *x, npy_intp dim) {
 }
 
 /* Row `x` (+ `shift` when given) at length 1, written to `out`: rows within `tolerance` of
- * length 1 (without a shift) are copied as they are, zero rows stay zero. */
-static void unit_row(const float *x, const float *shift, float *out, npy_intp dim,
-                     double tolerance, double eps) {
+ * length 1 (without a shift) are copied as they are, zero rows stay zero. 0 when the row is
+ * not finite (its norm is NaN or infinite). */
+static int unit_row(const float *x, const float *shift, float *out, npy_intp dim,
+                    double tolerance, double eps) {
     for (npy_intp j = 0; j < dim; j++) out[j] = shift ? x[j] + shift[j] : x[j];
     double norm = row_norm(out, dim);
-    if (!shift && fabs(norm - 1.0) <= tolerance) return;
+    if (!isfinite(norm)) return 0;
+    if (!shift && fabs(norm - 1.0) <= tolerance) return 1;
     float divisor = (float)(norm > eps ? norm : eps);
     for (npy_intp j = 0; j < dim; j++) out[j] = out[j] / divisor;
+    return 1;
 }
 
 /* unit_rows(q, shift, tolerance, eps): the rows of `q` (float32 [n, dim], see is_rows) plus
  * `shift` (float32 [dim] or None) at length 1; `q` itself when there is no shift and every row
- * is within `tolerance` of length 1 (a text encoder's own output, the common query). */
+ * is within `tolerance` of length 1 (a text encoder's own output, the common query). A row
+ * that is not finite is a ValueError naming it. */
 static PyObject *unit_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "unit_rows(q, shift, tolerance, eps) takes 4 arguments");
@@ -91,7 +104,13 @@ static PyObject *unit_rows(PyObject *module, PyObject *const *args, Py_ssize_t n
     PyObject *out = PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     if (out == NULL) return NULL;
     float *y = (float *)PyArray_DATA((PyArrayObject *)out);
-    for (npy_intp i = 0; i < n; i++) unit_row(x + i * dim, shift, y + i * dim, dim, tolerance, eps);
+    for (npy_intp i = 0; i < n; i++) {
+        if (!unit_row(x + i * dim, shift, y + i * dim, dim, tolerance, eps)) {
+            Py_DECREF(out);
+            PyErr_Format(PyExc_ValueError, "query row %zd is not finite (NaN or infinity)", i);
+            return NULL;
+        }
+    }
     return out;
 }
 
@@ -102,8 +121,11 @@ static PyObject *result_arrays(PyObject *module, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_TypeError, "result_arrays(n, k) takes 2 arguments");
         return NULL;
     }
-    npy_intp dims[2] = {PyLong_AsSsize_t(args[0]), PyLong_AsSsize_t(args[1])};
-    if (PyErr_Occurred()) return NULL;
+    npy_intp dims[2];
+    for (int i = 0; i < 2; i++) {
+        dims[i] = PyLong_AsSsize_t(args[i]);
+        if (dims[i] == -1 && PyErr_Occurred()) return NULL;
+    }
     if (dims[0] < 0 || dims[1] < 0) {
         PyErr_SetString(PyExc_ValueError, "result_arrays: n and k must not be negative");
         return NULL;
@@ -128,9 +150,10 @@ static PyObject *result_arrays(PyObject *module, PyObject *const *args, Py_ssize
 
 static PyMethodDef methods[] = {
     {"query_rows", (PyCFunction)(void (*)(void))query_rows, METH_FASTCALL,
-     "query_rows(q, dim): q when it is a C-contiguous float32 [n, dim] ndarray, else None."},
+     "query_rows(q, dim): q when it is a finite, C-contiguous float32 [n, dim] ndarray, else None."},
     {"unit_rows", (PyCFunction)(void (*)(void))unit_rows, METH_FASTCALL,
-     "unit_rows(q, shift, tolerance, eps): the rows of q (+ shift) at length 1."},
+     "unit_rows(q, shift, tolerance, eps): the rows of q (+ shift) at length 1; ValueError for a "
+     "row that is not finite."},
     {"result_arrays", (PyCFunction)(void (*)(void))result_arrays, METH_FASTCALL,
      "result_arrays(n, k): empty float32 and int64 [n, k] arrays."},
     {NULL, NULL, 0, NULL},

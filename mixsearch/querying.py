@@ -182,7 +182,10 @@ class AffineQuerySide:
         _, matrix, shift = self._affine
         if matrix is not None:
             q = q @ matrix
-        return search_arrays.unit_rows(q, shift, UNIT_TOLERANCE, NORM_EPS)
+        try:
+            return search_arrays.unit_rows(q, shift, UNIT_TOLERANCE, NORM_EPS)
+        except ValueError as err:  # a row with NaN or infinity: no neighbours to rank
+            raise BadInputError(str(err)) from None
 
 
 def checked_query_rows(raw: Any, dim: int) -> np.ndarray:

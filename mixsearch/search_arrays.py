@@ -21,8 +21,8 @@ UNIT_TOLERANCE = 1e-6  # a row this close to length 1 is left as it is
 
 
 def query_rows_python(q: object, dim: int) -> np.ndarray | None:
-    """``q`` when it is an ndarray (not a subclass) of native float32, aligned and C-contiguous,
-    shaped [n, dim] — what FAISS reads as raw memory — else None."""
+    """``q`` when it is an ndarray (not a subclass) of finite native float32, aligned and
+    C-contiguous, shaped [n, dim] — what FAISS reads as raw memory — else None."""
     if type(q) is not np.ndarray:
         return None
     ok = (
@@ -32,6 +32,7 @@ def query_rows_python(q: object, dim: int) -> np.ndarray | None:
         and q.shape[1] == dim
         and q.flags.c_contiguous
         and q.flags.aligned
+        and bool(np.isfinite(q).all())  # FAISS ranks a NaN query's neighbours as nothing
     )
     return q if ok else None
 
@@ -44,9 +45,13 @@ def unit_rows_python(
 ) -> np.ndarray:
     """The rows of ``q`` (`query_rows`-shaped) plus ``shift`` (float32 [dim] or None) at length
     1; ``q`` itself when there is no shift and every row is within ``tolerance`` of length 1
-    (a text encoder's own output: the common query)."""
+    (a text encoder's own output: the common query). A row that is not finite is a ValueError
+    naming it."""
     y = q if shift is None else q + shift
     norms = np.sqrt(np.einsum("ij,ij->i", y, y, dtype=np.float64))
+    bad = np.flatnonzero(~np.isfinite(norms))
+    if len(bad):
+        raise ValueError(f"query row {bad[0]} is not finite (NaN or infinity)")
     if shift is None and np.all(np.abs(norms - 1.0) <= tolerance):
         return q
     unit = np.abs(norms - 1.0) <= tolerance if shift is None else np.zeros(len(y), bool)

@@ -108,3 +108,43 @@ def test_result_arrays_are_what_faiss_fills(twin) -> None:
     if twin == "compiled":
         with pytest.raises(ValueError, match="negative"):
             compiled.result_arrays(-1, 10)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_row_that_is_not_finite_is_never_searched(bad) -> None:
+    q = np.eye(DIM, dtype=np.float32)[:3].copy()
+    q[1, 2] = bad
+    twins = [(query_rows_python, unit_rows_python)]
+    if compiled is not None:
+        twins.append((compiled.query_rows, compiled.unit_rows))
+    for query_rows, unit_rows in twins:
+        assert query_rows(q, DIM) is None  # not passed to FAISS as it is
+        with pytest.raises(ValueError, match="query row 1 is not finite"):
+            unit_rows(q, None, UNIT_TOLERANCE, NORM_EPS)
+
+
+def test_engine_and_store_refuse_a_query_that_is_not_finite(tmp_path) -> None:
+    """FAISS ranks nothing for a NaN query: without the check a search returned no hits and no
+    error. One line names the row, at the engine (raw embeddings) and at the store."""
+    from mixsearch.engine import Engine
+    from mixsearch.errors import BadInputError, StoreInputError
+    from mixsearch.rank import rank
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(50, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    engine = Engine.create(tmp_path / "s", encoder=None, dim=DIM, index="Flat", alignment=None)
+    try:
+        engine.add_vectors([f"d{i}" for i in range(50)], vectors, np.zeros(50, np.int8))
+        query = vectors[:2].copy()
+        assert [h.doc_id for h in engine.search_vectors(query, 1)[1]] == ["d1"]
+        query[1, 0] = np.nan
+        with pytest.raises(BadInputError, match="query row 1 is not finite"):
+            engine.search_vectors(query, 3)
+        for search in (engine.store.search_hits, lambda q, k: rank(engine.store, q, k)):
+            with pytest.raises(StoreInputError, match="query row 1 is not finite"):
+                search(query, 3)
+        with pytest.raises(StoreInputError, match="query row 1 is not finite"):
+            rank(engine.store, query, 3, modality="text")
+    finally:
+        engine.close()

@@ -20,7 +20,7 @@ def faiss_search(
     the engine's unfiltered path. The C++ call reads ``q`` as raw memory, hence the check."""
     if search_arrays.query_rows(q, dim) is None:
         raise ValueError(
-            f"queries must be C-contiguous float32 [n, {dim}], got {q.dtype} {q.shape}"
+            f"queries must be finite, C-contiguous float32 [n, {dim}], got {q.dtype} {q.shape}"
         )
     n = len(q)
     scores, ids = search_arrays.result_arrays(n, k)

@@ -539,7 +539,8 @@ class Store:
 
     def query_matrix(self, queries: np.ndarray) -> np.ndarray:
         """``queries`` as the C-contiguous float32 [n, dim] array FAISS reads (a 1-d vector is
-        one row); the common query, already that, is returned as it is."""
+        one row); the common query, already that, is returned as it is. A row with NaN or
+        infinity is refused."""
         ready = search_arrays.query_rows(queries, self.dim)
         if ready is not None:
             return ready
@@ -549,6 +550,11 @@ class Store:
         if q.ndim != 2 or q.shape[1] != self.dim:
             raise StoreInputError(
                 f"{self.path}: query vectors must have shape [n, {self.dim}], got {q.shape}"
+            )
+        bad = np.flatnonzero(~np.isfinite(q).all(axis=1))
+        if len(bad):  # FAISS would rank nothing for it, silently
+            raise StoreInputError(
+                f"{self.path}: query row {bad[0]} is not finite (NaN or infinity)"
             )
         return np.ascontiguousarray(q)
 
