@@ -174,28 +174,18 @@ class AffineQuerySide:
     def __call__(self, alignment: Alignment | None, raw: np.ndarray, dim: int) -> np.ndarray:
         """``raw`` ([n, dim] or [dim] embeddings from the store's text encoder) mapped and
         normalised; embeddings of another dimension are refused."""
-        q = search_arrays.query_rows(raw, dim)  # the common query needs no conversion
-        if q is None:
-            q = checked_query_rows(raw, dim)
         if self._affine[0] is not alignment:
             self._affine = (alignment, *affine_query_side(alignment, dim))
         _, matrix, shift = self._affine
-        if matrix is not None:
-            q = q @ matrix
+        q = search_arrays.query_rows(raw, dim)  # the common query needs no conversion
         try:
+            if q is None:
+                q = search_arrays.converted_query_rows(raw, dim)
+            if matrix is not None:
+                q = q @ matrix
             return search_arrays.unit_rows(q, shift, UNIT_TOLERANCE, NORM_EPS)
-        except ValueError as err:  # a row with NaN or infinity: no neighbours to rank
+        except ValueError as err:  # another shape, or a row with NaN or infinity
             raise BadInputError(str(err)) from None
-
-
-def checked_query_rows(raw: Any, dim: int) -> np.ndarray:
-    """``raw`` as a C-contiguous float32 [n, dim] array; another dimension is refused."""
-    q = np.asarray(raw, dtype=np.float32)
-    if q.ndim == 1:
-        q = q[None, :]
-    if q.ndim != 2 or q.shape[1] != dim:
-        raise BadInputError(f"query vectors have dimension {q.shape[-1]}, the store holds {dim}")
-    return np.ascontiguousarray(q)
 
 
 def affine_query_side(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,22 @@ def query_rows_python(q: object, dim: int) -> np.ndarray | None:
         and bool(np.isfinite(q).all())  # FAISS ranks a NaN query's neighbours as nothing
     )
     return q if ok else None
+
+
+def converted_query_rows(raw: Any, dim: int) -> np.ndarray:
+    """The slow path beside `query_rows`: ``raw`` (any array-like of [n, dim] rows, or one
+    [dim] vector) as a C-contiguous float32 [n, dim] array. Another shape, or a row with NaN or
+    infinity (FAISS would rank nothing for it, silently), is a ValueError naming it; callers
+    raise it as their own error type."""
+    q = np.asarray(raw, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise ValueError(f"query vectors must have shape [n, {dim}] or [{dim}], got {q.shape}")
+    bad = np.flatnonzero(~np.isfinite(q).all(axis=1))
+    if len(bad):
+        raise ValueError(f"query row {bad[0]} is not finite (NaN or infinity)")
+    return np.ascontiguousarray(q)
 
 
 def unit_rows_python(

@@ -23,7 +23,6 @@ from mixsearch.store.filters import FilterCache, ResolvedFilter
 from mixsearch.store.hit_table import HitRows
 
 MAX_CACHED_PARAMETERS = 256
-MISSING = object()  # not in a cache (None is a valid FAISS parameter object there: none)
 
 
 class LiveIndex:
@@ -90,11 +89,7 @@ class LiveIndex:
                 np.full((len(q), max(k, 0)), -np.inf, np.float32),
                 np.full((len(q), max(k, 0)), -1, np.int64),
             )
-        if allowed_ids is None and params is None:  # the common search: its object looked up
-            sp = self._parameters.get((None, None, k), MISSING)
-            if sp is MISSING:
-                sp = self._cached_parameters(stored_params, None, k, None)
-        elif allowed_ids is None or isinstance(allowed_ids, ResolvedFilter):
+        if allowed_ids is None or isinstance(allowed_ids, ResolvedFilter):
             sp = self._cached_parameters(stored_params, params, k, allowed_ids)
             if allowed_ids is not None and isinstance(self.index, faiss.IndexIVF):
                 probes = self._list_probes(allowed_ids)

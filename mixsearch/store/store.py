@@ -531,9 +531,7 @@ class Store:
     ) -> list[list[Hit]]:
         """`hits` of `search` (unfiltered) in one call: the common search, whose every Python
         call costs microseconds right after FAISS has cooled the CPU caches."""
-        q = search_arrays.query_rows(queries, self.dim)  # the common query: as it is
-        if q is None:
-            q = self.query_matrix(queries)
+        q = self.query_matrix(queries)
         scores, ids = self._live.search(q, k, self._commits.search_params, params, None)
         return self.hits(scores, ids)
 
@@ -544,19 +542,10 @@ class Store:
         ready = search_arrays.query_rows(queries, self.dim)
         if ready is not None:
             return ready
-        q = np.asarray(queries, dtype=np.float32)
-        if q.ndim == 1:
-            q = q[None, :]
-        if q.ndim != 2 or q.shape[1] != self.dim:
-            raise StoreInputError(
-                f"{self.path}: query vectors must have shape [n, {self.dim}], got {q.shape}"
-            )
-        bad = np.flatnonzero(~np.isfinite(q).all(axis=1))
-        if len(bad):  # FAISS would rank nothing for it, silently
-            raise StoreInputError(
-                f"{self.path}: query row {bad[0]} is not finite (NaN or infinity)"
-            )
-        return np.ascontiguousarray(q)
+        try:
+            return search_arrays.converted_query_rows(queries, self.dim)
+        except ValueError as err:
+            raise StoreInputError(f"{self.path}: {err}") from None
 
     def check_integrity(self) -> IntegrityReport:
         """Consistency of the committed table, index and files (`mixsearch verify`)."""
